@@ -1,0 +1,52 @@
+package io.skippipe.job.cli;
+
+import io.skippipe.model.bench.ModelBench;
+import io.skippipe.scheduler.cli.PlannerCli;
+import java.util.Arrays;
+
+/**
+ * The entry point behind {@code bin/skippipe}: dispatches a sub-command to the module that owns it.
+ *
+ * <p>Exit codes (DESIGN.md §5.3): 0 ok, 2 bad input, 1 failure.
+ */
+public final class SkipPipeCli {
+  private SkipPipeCli() {}
+
+  static final String USAGE =
+      """
+      usage: bin/skippipe <command> [options]
+        plan      --cluster C --model M [--method ...] [--skip-ratio K | --path-length L] [--seed N] --out plan.json
+        simulate  plan.json [--json] [--trace out.json]
+        compare   --cluster C --model M [--skip-ratio K] [--seed N] [--json]
+        timeline  plan.json|RUN_DIR --out timeline.html
+        train     [--conf file.properties] [--set spark.skippipe.key=value ...]
+        eval      --checkpoint DIR [--omit-stages 2,4] [--json]
+        bench     NAME [--json]
+      """;
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  static int run(String[] args) {
+    if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
+      System.out.print(USAGE);
+      return args.length == 0 ? 2 : 0;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    switch (args[0]) {
+      case "plan", "simulate", "compare", "timeline":
+        return PlannerCli.run(args, System.out, System.err);
+      case "bench":
+        if (rest.length > 0 && (rest[0].equals("model") || rest[0].equals("convergence"))) {
+          return ModelBench.run(rest, System.out, System.err);
+        }
+        System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
+            + "; known: model, convergence, e2e");
+        return 2;
+      default:
+        System.err.println("skippipe: unknown command '" + args[0] + "'.\n" + USAGE);
+        return 2;
+    }
+  }
+}
