@@ -1,14 +1,342 @@
 package io.skippipe.scheduler.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.scheduler.cost.CostModel;
+import io.skippipe.scheduler.plan.Methods;
+import io.skippipe.scheduler.plan.Plan;
+import io.skippipe.scheduler.plan.PlanCodec;
+import io.skippipe.scheduler.plan.Planner;
+import io.skippipe.scheduler.plan.PlannerConfig;
+import io.skippipe.scheduler.plan.PlanningException;
+import io.skippipe.scheduler.profile.ClusterProfile;
+import io.skippipe.scheduler.profile.ModelSpec;
+import io.skippipe.scheduler.profile.Presets;
+import io.skippipe.scheduler.simulate.SimulationResult;
+import io.skippipe.scheduler.simulate.Simulator;
+import io.skippipe.scheduler.timeline.ChromeTrace;
+import io.skippipe.scheduler.timeline.HtmlTimeline;
+import io.skippipe.scheduler.timeline.Span;
+import io.skippipe.scheduler.timeline.SpanJson;
+import io.skippipe.scheduler.validate.ScheduleValidator;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
-/** Planner commands of bin/skippipe: plan, simulate, compare, timeline. (Being built under issue 2.) */
+/**
+ * Planner commands of bin/skippipe (DESIGN.md §5.3): {@code plan}, {@code simulate}, {@code
+ * compare}, {@code timeline}. Exit codes: 0 ok, 2 bad input (one-paragraph message, no stack
+ * trace), 1 failure.
+ */
 public final class PlannerCli {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> TUNING = Set.of("--method", "--skip-ratio", "--path-length",
+      "--seed", "--stages", "--allocator", "--gcma-population", "--gcma-trials", "--max-swaps",
+      "--max-swap-distance", "--max-jump", "--memory", "--stage-cap", "--cbs-max-nodes",
+      "--cbs-goals", "--cbs-branching");
+
   private PlannerCli() {}
 
   /** Runs one planner command; {@code args[0]} is the command name. Returns the exit code. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    err.println("skippipe " + args[0] + ": not implemented yet");
-    return 1;
+    String cmd = args.length == 0 ? "" : args[0];
+    try {
+      return switch (cmd) {
+        case "plan" -> plan(parse(cmd, args, Set.of("--cluster", "--model", "--out"), Set.of()),
+            out);
+        case "simulate" -> simulate(parse(cmd, args, Set.of("--trace"), Set.of("--json")), out);
+        case "compare" -> compare(parse(cmd, args, Set.of("--cluster", "--model"),
+            Set.of("--json")), out);
+        case "timeline" -> timeline(parse(cmd, args, Set.of("--out"), Set.of()), out);
+        default -> throw PlanningException.of("command '" + cmd + "'", "unknown planner command",
+            "use plan, simulate, compare or timeline");
+      };
+    } catch (IllegalArgumentException e) {
+      err.println("skippipe " + cmd + ": " + e.getMessage());
+      return 2;
+    } catch (RuntimeException e) {
+      err.println("skippipe " + cmd + ": failed: " + e);
+      e.printStackTrace(err);
+      return 1;
+    }
+  }
+
+  /** Parsed flags: values by flag, booleans present, positional arguments. */
+  private record Args(String cmd, Map<String, String> values, Set<String> flags,
+      List<String> positional) {
+    String require(String flag) {
+      String v = values.get(flag);
+      if (v == null) {
+        throw PlanningException.of("skippipe " + cmd + " without " + flag, flag + " is required",
+            "add " + flag + " VALUE");
+      }
+      return v;
+    }
+  }
+
+  private static Args parse(String cmd, String[] args, Set<String> valueFlags,
+      Set<String> boolFlags) {
+    Map<String, String> values = new HashMap<>();
+    Set<String> flags = new java.util.HashSet<>();
+    List<String> positional = new ArrayList<>();
+    boolean tuning = cmd.equals("plan") || cmd.equals("compare");
+    for (int i = 1; i < args.length; i++) {
+      String a = args[i];
+      if (boolFlags.contains(a)) {
+        flags.add(a);
+      } else if (valueFlags.contains(a) || (tuning && TUNING.contains(a))) {
+        if (i + 1 >= args.length) {
+          throw PlanningException.of("option " + a, "needs a value", "write " + a + " VALUE");
+        }
+        values.put(a, args[++i]);
+      } else if (a.startsWith("--")) {
+        List<String> known = new ArrayList<>(valueFlags);
+        known.addAll(boolFlags);
+        if (tuning) {
+          known.addAll(TUNING);
+        }
+        java.util.Collections.sort(known);
+        throw PlanningException.of("option " + a, "unknown for 'skippipe " + cmd + "'",
+            "use one of " + known);
+      } else {
+        positional.add(a);
+      }
+    }
+    return new Args(cmd, values, flags, positional);
+  }
+
+  private static PlannerConfig config(Args a, String method) {
+    PlannerConfig d = PlannerConfig.defaults(method);
+    return new PlannerConfig(method, dbl(a, "--skip-ratio", null), integer(a, "--path-length", null),
+        a.values().containsKey("--seed") ? lng(a, "--seed") : d.seed(),
+        a.values().containsKey("--stages") ? stages(a.values().get("--stages")) : null,
+        a.values().getOrDefault("--allocator", d.allocator()),
+        integer(a, "--gcma-population", d.gcmaPopulation()),
+        integer(a, "--gcma-trials", d.gcmaTrials()), integer(a, "--max-swaps", d.maxSwaps()),
+        integer(a, "--max-swap-distance", d.maxSwapDistance()),
+        integer(a, "--max-jump", d.maxJump()), integer(a, "--memory", null),
+        integer(a, "--stage-cap", null), integer(a, "--cbs-max-nodes", d.cbsMaxNodes()),
+        integer(a, "--cbs-goals", d.cbsGoals()), integer(a, "--cbs-branching", d.cbsBranching()));
+  }
+
+  private static int plan(Args a, PrintStream out) {
+    ClusterProfile cluster = Presets.cluster(a.require("--cluster"));
+    ModelSpec model = Presets.model(a.require("--model"));
+    String outFile = a.require("--out");
+    PlannerConfig cfg = config(a, a.values().getOrDefault("--method", "skippipe"));
+    long t0 = System.nanoTime();
+    Plan plan = Planner.plan(cluster, model, cfg);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    writeFile(Path.of(outFile), o -> PlanCodec.write(plan, o));
+    out.printf(Locale.ROOT, "%s on %s / %s: iteration %.3f s (predicted), %d microbatches,"
+            + " planned in %.2f s -> %s%n", plan.method(), cluster.name(), model.name(),
+        plan.iterationSeconds(), plan.microbatches().size(), seconds, outFile);
+    return 0;
+  }
+
+  private static int simulate(Args a, PrintStream out) {
+    if (a.positional().size() != 1) {
+      throw PlanningException.of("arguments " + a.positional(), "simulate takes one plan.json",
+          "run 'skippipe simulate plan.json [--json] [--trace out.json]'");
+    }
+    Plan given = PlanCodec.read(Path.of(a.positional().get(0)));
+    Plan plan = given.withPredicted(null);
+    ScheduleValidator.checkPaths(plan).throwIfInvalid();
+    SimulationResult sim = Simulator.run(plan);
+    ScheduleValidator.check(plan, sim.spans()).throwIfInvalid();
+    if (a.values().containsKey("--trace")) {
+      writeFile(Path.of(a.values().get("--trace")), o -> ChromeTrace.write(sim.spans(), o));
+    }
+    if (a.flags().contains("--json")) {
+      ObjectNode o = JSON.createObjectNode();
+      o.put("method", plan.method());
+      o.put("iterationSeconds", sim.iterationSeconds());
+      o.put("microbatches", sim.microbatches());
+      ArrayNode busy = o.putArray("busyFractionByNode");
+      for (double b : sim.busyFractionByNode()) {
+        busy.add(Math.round(b * 1e6) / 1e6);
+      }
+      out.println(o.toString());
+      return 0;
+    }
+    out.printf(Locale.ROOT, "%s plan on %s / %s: iteration %.3f s, %d microbatches%n",
+        plan.method(), plan.cluster().name(), plan.model().name(), sim.iterationSeconds(),
+        sim.microbatches());
+    out.println("node  stage  busy");
+    for (int x = 0; x < sim.busyFractionByNode().length; x++) {
+      out.printf(Locale.ROOT, "%4d  %5d  %5.1f%%%n", x, plan.stageOf(x),
+          100 * sim.busyFractionByNode()[x]);
+    }
+    return 0;
+  }
+
+  private static int compare(Args a, PrintStream out) {
+    ClusterProfile cluster = Presets.cluster(a.require("--cluster"));
+    ModelSpec model = Presets.model(a.require("--model"));
+    if (a.values().containsKey("--method")) {
+      throw PlanningException.of("--method with compare", "compare runs every method",
+          "drop --method, or use 'skippipe plan --method M'");
+    }
+    PlannerConfig base = config(a, "skippipe");
+    long t0 = System.nanoTime();
+    if (base.stages() == null) {
+      base = base.withStages(Planner.allocate(CostModel.of(cluster, model), cluster, base));
+    }
+    double allocSeconds = (System.nanoTime() - t0) / 1e9;
+    List<double[]> rows = new ArrayList<>();
+    for (String m : Methods.NAMES) {
+      long t1 = System.nanoTime();
+      Plan p = Planner.plan(cluster, model, base.withMethod(m));
+      double planSeconds = allocSeconds + (System.nanoTime() - t1) / 1e9;
+      rows.add(new double[] {p.iterationSeconds(), planSeconds});
+    }
+    double dtfm = rows.get(0)[0];
+    if (a.flags().contains("--json")) {
+      ObjectNode o = JSON.createObjectNode();
+      o.put("cluster", cluster.name());
+      o.put("model", model.name());
+      o.put("seed", base.seed());
+      o.put("allocationSeconds", allocSeconds);
+      ArrayNode arr = o.putArray("methods");
+      for (int i = 0; i < rows.size(); i++) {
+        ObjectNode r = arr.addObject();
+        r.put("method", Methods.NAMES.get(i));
+        r.put("iterationSeconds", rows.get(i)[0]);
+        r.put("planSeconds", rows.get(i)[1]);
+        r.put("reduction", 1 - rows.get(i)[0] / dtfm);
+      }
+      out.println(o.toString());
+      return 0;
+    }
+    out.printf(Locale.ROOT, "cluster %s, model %s, seed %d, stages %s%n", cluster.name(),
+        model.name(), base.seed(), base.stages());
+    out.printf(Locale.ROOT, "%-16s %14s %18s %12s%n", "method", "iteration (s)",
+        "reduction vs dtfm", "plan (s)");
+    for (int i = 0; i < rows.size(); i++) {
+      out.printf(Locale.ROOT, "%-16s %14.3f %17.1f%% %12.2f%n", Methods.NAMES.get(i),
+          rows.get(i)[0], 100 * (1 - rows.get(i)[0] / dtfm), rows.get(i)[1]);
+    }
+    out.printf(Locale.ROOT, "(plan time includes the shared GCMA allocation, %.2f s)%n",
+        allocSeconds);
+    return 0;
+  }
+
+  private static int timeline(Args a, PrintStream out) {
+    if (a.positional().size() != 1) {
+      throw PlanningException.of("arguments " + a.positional(),
+          "timeline takes one plan.json or run directory",
+          "run 'skippipe timeline plan.json|RUN_DIR --out timeline.html'");
+    }
+    Path in = Path.of(a.positional().get(0));
+    Path planFile = Files.isDirectory(in) ? in.resolve("plan.json") : in;
+    if (!Files.isRegularFile(planFile)) {
+      throw PlanningException.of("path " + in, "is neither a plan.json nor a run directory "
+          + "holding plan.json", "pass a plan file or a run directory");
+    }
+    Plan plan = PlanCodec.read(planFile).withPredicted(null);
+    ScheduleValidator.checkPaths(plan).throwIfInvalid();
+    SimulationResult sim = Simulator.run(plan);
+    List<HtmlTimeline.Section> sections = new ArrayList<>();
+    sections.add(new HtmlTimeline.Section("predicted (simulated " + plan.method() + " plan)",
+        sim.spans()));
+    Path measured = in.resolve("trace").resolve("measured-spans.jsonl");
+    if (Files.isDirectory(in) && Files.isRegularFile(measured)) {
+      List<Span> spans = SpanJson.read(measured);
+      sections.add(new HtmlTimeline.Section("measured (" + measured + ")", spans));
+    }
+    String outFile = a.require("--out");
+    writeFile(Path.of(outFile), o -> HtmlTimeline.write("SkipPipe timeline: " + plan.method()
+        + " on " + plan.cluster().name() + " / " + plan.model().name(), sections, o));
+    out.println("wrote " + outFile + " (" + sections.size() + " timeline"
+        + (sections.size() > 1 ? "s" : "") + ")");
+    return 0;
+  }
+
+  private interface Writer {
+    void write(OutputStream o) throws IOException;
+  }
+
+  private static void writeFile(Path file, Writer w) {
+    try {
+      if (file.getParent() != null) {
+        Files.createDirectories(file.getParent());
+      }
+      try (OutputStream o = Files.newOutputStream(file)) {
+        w.write(o);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  private static List<List<Integer>> stages(String json) {
+    try {
+      JsonNode j = JSON.readTree(json);
+      List<List<Integer>> out = new ArrayList<>();
+      for (JsonNode s : j) {
+        if (!s.isArray()) {
+          throw new IOException("not a list of lists");
+        }
+        List<Integer> st = new ArrayList<>();
+        for (JsonNode x : s) {
+          if (!x.isIntegralNumber()) {
+            throw new IOException("node id " + x + " is not an integer");
+          }
+          st.add(x.asInt());
+        }
+        out.add(st);
+      }
+      if (!j.isArray() || out.isEmpty()) {
+        throw new IOException("empty");
+      }
+      return out;
+    } catch (IOException e) {
+      throw PlanningException.of("--stages " + json, "must be a JSON list of node-id lists ("
+          + e.getMessage().split("\n")[0] + ")", "write e.g. '[[0,1],[2,3],[4,5]]'");
+    }
+  }
+
+  private static Integer integer(Args a, String flag, Integer dflt) {
+    String v = a.values().get(flag);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw PlanningException.of(flag + " " + v, "must be an integer", "write a whole number");
+    }
+  }
+
+  private static long lng(Args a, String flag) {
+    String v = a.values().get(flag);
+    try {
+      return Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw PlanningException.of(flag + " " + v, "must be an integer", "write a whole number");
+    }
+  }
+
+  private static Double dbl(Args a, String flag, Double dflt) {
+    String v = a.values().get(flag);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      return Double.parseDouble(v.trim());
+    } catch (NumberFormatException e) {
+      throw PlanningException.of(flag + " " + v, "must be a number", "write e.g. 0.33");
+    }
   }
 }

@@ -1,0 +1,180 @@
+package io.skippipe.model.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.data.Corpus;
+import io.skippipe.model.data.MicrobatchReader;
+import io.skippipe.model.data.PackedDataset;
+import io.skippipe.model.data.TextTokenizer;
+import io.skippipe.model.eval.Perplexity;
+import io.skippipe.model.optim.AdamWConfig;
+import io.skippipe.model.optim.LrSchedule;
+import io.skippipe.model.train.PathTrainer;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * {@code bench convergence}: the paper's convergence and layer-omission experiments in miniature.
+ * The same model (same init seed) is trained twice on the same microbatches of the bundled corpus
+ * for a fixed number of steps: once with SkipPipe-style paths (each microbatch visits
+ * {@code pathLength} of the K stages, drawn from the paths the convergence rules allow, swaps
+ * included) and once with full paths. Then both are evaluated on the held-out split with all
+ * stages and with half of the model omitted (the paper's {@code skip = 50}: stage 0 kept, K/2 of
+ * the non-first stages dropped, averaged over seeded random subsets shared by both models).
+ */
+final class ConvergenceBench {
+  private ConvergenceBench() {}
+
+  static final String USAGE = "bench convergence [--model llama-tiny] [--steps 300]"
+      + " [--microbatches 4] [--batch 4] [--path-length 4] [--lr 0.003] [--seed 1]"
+      + " [--eval-sequences 256] [--omit-subsets 3] [--json]";
+
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    BenchArgs a = new BenchArgs(args, 1, Set.of("model", "steps", "microbatches", "batch",
+        "path-length", "lr", "seed", "eval-sequences", "omit-subsets"), USAGE);
+    LlamaConfig model = LlamaConfig.preset(a.string("model", "llama-tiny"));
+    int steps = a.positiveInt("steps", 300);
+    int microbatches = a.positiveInt("microbatches", 4);
+    int batch = a.positiveInt("batch", 4);
+    int stages = model.stages();
+    int pathLength = a.positiveInt("path-length", Math.max(1, stages - stages / 3));
+    double lr = a.positiveDouble("lr", 3e-3);
+    long seed = a.longValue("seed", 1);
+    int evalSequences = a.positiveInt("eval-sequences", 256);
+    int omitSubsets = a.positiveInt("omit-subsets", 3);
+    if (pathLength > stages) {
+      throw new BenchArgs.Usage("--path-length " + pathLength + " exceeds the model's " + stages
+          + " stages; choose 1.." + stages);
+    }
+    if (stages < 2) {
+      throw new BenchArgs.Usage("model has " + stages + " stage; skipping needs at least 2");
+    }
+
+    long t0 = System.nanoTime();
+    PackedDataset train;
+    PackedDataset valid;
+    try (TextTokenizer tok = TextTokenizer.bundled()) {
+      if (tok.vocabSize() != model.vocab()) {
+        throw new BenchArgs.Usage("model vocab " + model.vocab() + " differs from the bundled"
+            + " tokenizer's " + tok.vocabSize() + "; use a model with vocab " + tok.vocabSize());
+      }
+      train = PackedDataset.of(tok, Corpus.trainDocuments(), model.seqLen());
+      valid = PackedDataset.of(tok, Corpus.validationDocuments(), model.seqLen());
+    }
+    List<int[]> evalSeqs = new ArrayList<>();
+    for (int i = 0; i < Math.min(evalSequences, valid.size()); i++) {
+      // evenly spread over the held-out split, not just its first document
+      evalSeqs.add(valid.sequence((int) ((long) i * valid.size() / Math.min(evalSequences,
+          valid.size()))));
+    }
+    List<int[]> valid4 = SkipPaths.enumerate(stages, pathLength, 2, 1, 2, 4);
+    SplittableRandom omitRng = new SplittableRandom(seed ^ 0x0A17L);
+    List<int[]> omitted = new ArrayList<>();
+    for (int r = 0; r < omitSubsets; r++) {
+      omitted.add(SkipPaths.omittedSubset(stages, stages / 2, omitRng));
+    }
+    double prepSeconds = (System.nanoTime() - t0) / 1e9;
+
+    ObjectNode result = new ObjectMapper().createObjectNode();
+    result.put("steps", steps);
+    result.put("model", model.dim() + "d/" + model.layers() + "L/" + stages + " stages");
+    result.put("microbatchesPerStep", microbatches);
+    result.put("sequencesPerMicrobatch", batch);
+    result.put("seqLen", model.seqLen());
+    result.put("pathLength", pathLength);
+    result.put("validPaths", valid4.size());
+    result.put("seed", seed);
+    result.put("trainSequences", train.size());
+    result.put("evalTokens", (long) evalSeqs.size() * model.seqLen());
+    ArrayNode om = result.putArray("omittedStageSubsets");
+    omitted.forEach(s -> om.add(Arrays.toString(s)));
+    result.put("prepareSeconds", prepSeconds);
+    if (!a.json) {
+      out.printf("convergence: %s, %d steps x %d microbatches x %d seqs x %d tokens; SkipPipe paths"
+          + " of %d/%d stages (%d valid paths); eval %d held-out sequences%n", result.get("model")
+          .asText(), steps, microbatches, batch, model.seqLen(), pathLength, stages,
+          valid4.size(), evalSeqs.size());
+    }
+    for (String method : List.of("skippipe", "full")) {
+      result.set(method, train(method, model, train, evalSeqs, valid4, omitted, steps,
+          microbatches, batch, lr, seed, a.json ? null : out));
+    }
+    if (a.json) {
+      out.println(result.toString());
+    } else {
+      for (String m : List.of("skippipe", "full")) {
+        ObjectNode r = (ObjectNode) result.get(m);
+        out.printf("%-9s finalLoss %.4f  perplexity all stages %.2f  half omitted %.2f  (%.0f s)%n",
+            m, r.get("finalLoss").asDouble(), r.get("perplexityFull").asDouble(),
+            r.get("perplexityHalfOmitted").asDouble(), r.get("trainSeconds").asDouble());
+      }
+    }
+    return 0;
+  }
+
+  private static ObjectNode train(String method, LlamaConfig model, PackedDataset data,
+      List<int[]> evalSeqs, List<int[]> validPaths, List<int[]> omitted, int steps,
+      int microbatches, int batch, double lr, long seed, PrintStream progress) {
+    ObjectNode r = new ObjectMapper().createObjectNode();
+    LrSchedule schedule = new LrSchedule(lr, lr / 10, Math.max(1, steps / 20), steps);
+    PathTrainer.Config cfg = new PathTrainer.Config(seed, AdamWConfig.llamaDefaults(), schedule,
+        1.0);
+    MicrobatchReader reader = new MicrobatchReader(data, batch, seed); // same data for both
+    SplittableRandom pathRng = new SplittableRandom(seed ^ 0x5EEDL);
+    long t0 = System.nanoTime();
+    ArrayNode curve = r.putArray("lossEvery10Steps");
+    double window = 0;
+    int inWindow = 0;
+    double first = Double.NaN;
+    try (PathTrainer trainer = new PathTrainer(model, cfg)) {
+      for (int s = 0; s < steps; s++) {
+        List<PathTrainer.Microbatch> mbs = new ArrayList<>();
+        for (int m = 0; m < microbatches; m++) {
+          int[] path = method.equals("full") ? PathTrainer.fullPath(model.stages())
+              : SkipPaths.draw(validPaths, pathRng);
+          mbs.add(new PathTrainer.Microbatch(m, reader.next().tokens(), path));
+        }
+        double loss = trainer.step(mbs).meanLoss();
+        if (s == 0) {
+          first = loss;
+        }
+        window += loss;
+        inWindow++;
+        if (inWindow == 10 || s == steps - 1) {
+          curve.add(Math.round(window / inWindow * 1e4) / 1e4);
+          if (s >= steps - 10 || steps <= 10) {
+            r.put("finalLoss", window / inWindow);
+          }
+          if (progress != null && (s + 1) % 50 == 0) {
+            progress.printf("  %-9s step %4d  loss %.4f%n", method, s + 1, window / inWindow);
+          }
+          window = 0;
+          inWindow = 0;
+        }
+      }
+      r.put("firstLoss", first);
+      r.put("trainSeconds", (System.nanoTime() - t0) / 1e9);
+      Perplexity.Result full = Perplexity.evaluate(trainer.stages(), evalSeqs, Set.of(), 16);
+      r.put("perplexityFull", full.perplexity());
+      double nllSum = 0;
+      ArrayNode each = r.putArray("perplexityPerOmittedSubset");
+      for (int[] subset : omitted) {
+        Set<Integer> set = new HashSet<>();
+        Arrays.stream(subset).forEach(set::add);
+        Perplexity.Result p = Perplexity.evaluate(trainer.stages(), evalSeqs, set, 16);
+        each.add(p.perplexity());
+        nllSum += p.meanNll();
+      }
+      // geometric mean over subsets = perplexity of the mean NLL (equal token counts)
+      r.put("perplexityHalfOmitted", Math.exp(nllSum / omitted.size()));
+    }
+    return r;
+  }
+}

@@ -1,0 +1,127 @@
+package io.skippipe.model.bench;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.stage.StageModel;
+import java.io.PrintStream;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * {@code bench model}: tokens/s of one middle stage's forward + backward through the host-buffer
+ * API the runtime uses (buffers in, buffers out, autograd scope per microbatch), and its achieved
+ * FLOP/s as a fraction of a plain DJL matmul's FLOP/s measured in the same run, alternating with
+ * the stage, on the stage's own largest GEMM shape ({@code [B·T, D] × [D, F]}). Times are medians.
+ *
+ * <p>FLOPs counted (2 per multiply-add, as nanoGPT's {@code estimate_mfu}; backward = 2×
+ * forward): per token and layer, projections {@code 2·D·(2·qDim + 2·kvDim)} (q, o, k, v) and SwiGLU
+ * {@code 2·3·D·F}, and attention {@code 2·2·T·qDim} for {@code q·kᵀ} and {@code p·v} computed
+ * densely (the causal mask is applied to a full {@code T×T} score matrix, so the full product is
+ * what runs). Norms, RoPE, softmax and residuals are not counted.
+ */
+final class StageThroughputBench {
+  private StageThroughputBench() {}
+
+  static final String USAGE = "bench model [--model llama-tiny] [--batch 8] [--stage 1]"
+      + " [--iters 20] [--warmup 3] [--json]";
+
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    BenchArgs a = new BenchArgs(args, 1, Set.of("model", "batch", "stage", "iters", "warmup"),
+        USAGE);
+    LlamaConfig m = LlamaConfig.preset(a.string("model", "llama-tiny"));
+    int batch = a.positiveInt("batch", 8);
+    int stage = a.positiveInt("stage", Math.min(1, m.stages() - 1));
+    int iters = a.positiveInt("iters", 20);
+    int warmup = Math.max(0, (int) a.longValue("warmup", 3));
+    if (stage >= m.stages()) {
+      throw new BenchArgs.Usage("--stage " + stage + " does not exist; the model has stages 0.."
+          + (m.stages() - 1));
+    }
+    int t = m.seqLen();
+    int d = m.dim();
+    long tokens = (long) batch * t;
+    long qDim = (long) m.heads() * m.headDim();
+    long kvDim = (long) m.kvHeads() * m.headDim();
+    double fwdPerTokenLayer = 2.0 * d * (2 * qDim + 2 * kvDim) + 2.0 * 3 * d * m.ffnDim()
+        + 2.0 * 2 * t * qDim;
+    double flopsPerIter = 3 * fwdPerTokenLayer * m.layersPerStage() * tokens;
+
+    SplittableRandom r = new SplittableRandom(7);
+    float[] hidden = new float[(int) (tokens * d)];
+    float[] grad = new float[hidden.length];
+    for (int i = 0; i < hidden.length; i++) {
+      hidden[i] = (float) r.nextGaussian();
+      grad[i] = (float) (r.nextGaussian() * 1e-3);
+    }
+    long rows = tokens;
+    long inner = d;
+    long cols = m.ffnDim();
+    double[] stageTimes = new double[iters];
+    double[] matmulTimes = new double[iters];
+    // Stage and matmul are timed alternately, so both see the same load on a shared machine.
+    try (StageModel s = StageModel.create(m, stage, 1);
+        NDManager nd = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      NDArray x = nd.randomNormal(new Shape(rows, inner));
+      NDArray w = nd.randomNormal(new Shape(inner, cols));
+      int[] ids = new int[(int) tokens];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = (i * 31) % m.vocab();
+      }
+      for (int k = -warmup; k < iters; k++) {
+        long t0 = System.nanoTime();
+        if (stage == 0) {
+          s.forwardTokens(k, ids);
+        } else {
+          s.forward(k, hidden);
+        }
+        s.backward(k, grad);
+        long t1 = System.nanoTime();
+        try (NDArray y = x.matMul(w)) {
+          y.toFloatArray(); // force completion and copy out, as the stage's host API does
+        }
+        long t2 = System.nanoTime();
+        if (k >= 0) {
+          stageTimes[k] = (t1 - t0) / 1e9;
+          matmulTimes[k] = (t2 - t1) / 1e9;
+        }
+      }
+    }
+    double stageSeconds = median(stageTimes);
+    double matmulSeconds = median(matmulTimes);
+    double stageFlops = flopsPerIter / stageSeconds;
+    double matmulFlops = 2.0 * rows * inner * cols / matmulSeconds;
+    ObjectNode o = new ObjectMapper().createObjectNode();
+    o.put("tokensPerSecond", tokens / stageSeconds);
+    o.put("stageFlops", stageFlops);
+    o.put("matmulFlops", matmulFlops);
+    o.put("fraction", stageFlops / matmulFlops);
+    o.put("model", m.dim() + "d/" + m.layers() + "L");
+    o.put("stage", stage);
+    o.put("layersPerStage", m.layersPerStage());
+    o.put("batch", batch);
+    o.put("seqLen", t);
+    o.put("secondsPerForwardBackward", stageSeconds);
+    o.put("matmulShape", rows + "x" + inner + "x" + cols);
+    if (a.json) {
+      out.println(o.toString());
+    } else {
+      out.printf("stage %d of %s (%d layers), B=%d T=%d: %.1f ms per forward+backward,"
+          + " %.0f tokens/s, %.2f GFLOP/s; plain matmul %s: %.2f GFLOP/s; fraction %.3f%n",
+          stage, o.get("model").asText(), m.layersPerStage(), batch, t, stageSeconds * 1e3,
+          tokens / stageSeconds, stageFlops / 1e9, o.get("matmulShape").asText(),
+          matmulFlops / 1e9, stageFlops / matmulFlops);
+    }
+    return 0;
+  }
+
+  static double median(double[] v) {
+    double[] s = v.clone();
+    java.util.Arrays.sort(s);
+    return s[s.length / 2];
+  }
+}

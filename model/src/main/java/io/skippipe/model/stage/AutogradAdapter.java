@@ -1,0 +1,175 @@
+package io.skippipe.model.stage;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * The one place that knows the PyTorch engine's autograd specifics.
+ *
+ * <p>Why not DJL's {@code GradientCollector}: {@code PtGradientCollector} keeps a JVM-wide static
+ * flag, so two stages training on two threads of one JVM (Spark local mode) collide ("A
+ * PtGradientCollector is already collecting"). libtorch's grad mode is thread-local, so this
+ * adapter switches it per call with {@link JniUtils#setGradMode}, and runs backward with an
+ * upstream gradient through {@link JniUtils#backward} (stack-probe §3.5, §4: bit-exact across
+ * threads and processes).
+ *
+ * <p>Gradient facts it hides (stack-probe §7): gradients accumulate across backward calls until
+ * zeroed; {@code getGradient()} returns a new wrapper attached to the parameter's manager on every
+ * call, which leaks unless closed; before the first backward a parameter has no gradient tensor
+ * (DJL then hands back an unrelated zero array), so {@link #materializeGradient} creates one.
+ */
+public final class AutogradAdapter {
+  /** The whole-array index ("...") for in-place copies. */
+  private static final NDIndex ALL = new NDIndex("...");
+
+  private AutogradAdapter() {}
+
+  /** Runs {@code body} with libtorch grad mode on in this thread, restoring the previous mode. */
+  public static <T> T withGrad(Supplier<T> body) {
+    return withGradMode(true, body);
+  }
+
+  /** Runs {@code body} with libtorch grad mode off in this thread (inference, optimizer steps). */
+  public static <T> T withoutGrad(Supplier<T> body) {
+    return withGradMode(false, body);
+  }
+
+  private static <T> T withGradMode(boolean on, Supplier<T> body) {
+    boolean previous = JniUtils.isGradMode();
+    JniUtils.setGradMode(on);
+    try {
+      return body.get();
+    } finally {
+      JniUtils.setGradMode(previous);
+    }
+  }
+
+  /**
+   * Back-propagates from {@code output} seeded with {@code upstreamGrad} (same shape), accumulating
+   * into every leaf that requires a gradient. The graph is freed afterwards.
+   */
+  public static void backward(NDArray output, NDArray upstreamGrad) {
+    if (!output.getShape().equals(upstreamGrad.getShape())) {
+      throw new IllegalArgumentException(
+          "upstream gradient shape " + upstreamGrad.getShape() + " differs from output shape "
+              + output.getShape());
+    }
+    JniUtils.backward((PtNDArray) output, (PtNDArray) upstreamGrad, false, false);
+  }
+
+  /** Marks {@code leaf} as requiring a gradient. */
+  public static void requireGradient(NDArray leaf) {
+    leaf.setRequiresGradient(true);
+  }
+
+  /** Copies the accumulated gradient of {@code leaf} to the host, closing the wrapper. */
+  public static float[] readGradient(NDArray leaf) {
+    try (NDArray g = leaf.getGradient()) {
+      return g.toFloatArray();
+    }
+  }
+
+  /** Sum of squares of {@code leaf}'s gradient, accumulated in double on the host side. */
+  public static double gradientSumOfSquares(NDArray leaf) {
+    try (NDArray g = leaf.getGradient();
+        NDArray sq = g.square();
+        NDArray sum = sq.sum()) {
+      return sum.getFloat();
+    }
+  }
+
+  /** Sets {@code leaf}'s gradient to zero in place (also clears NaN/inf). */
+  public static void zeroGradient(NDArray leaf) {
+    try (NDArray g = leaf.getGradient()) {
+      withoutGrad(
+          () -> {
+            g.set(ALL, 0f);
+            return null;
+          });
+    }
+  }
+
+  /** Overwrites {@code leaf}'s gradient with {@code values} (row-major, same element count). */
+  public static void writeGradient(NDArray leaf, float[] values) {
+    try (NDArray g = leaf.getGradient()) {
+      assign(g, values);
+    }
+  }
+
+  /**
+   * Copies {@code values} (row-major) into {@code target}'s own storage, in place, with grad mode
+   * off (parameters, gradients, optimizer state).
+   *
+   * <p>Why not {@code NDArray.set(float[])}: on the PyTorch engine it re-points the tensor at a
+   * Java direct buffer that only the calling wrapper keeps alive. For a gradient wrapper that is
+   * closed right after, libtorch's {@code .grad} would then read freed memory (seen as random
+   * AdamW errors of 1e-2). An indexed copy keeps libtorch's storage.
+   */
+  public static void assign(NDArray target, float[] values) {
+    if (values.length != target.getShape().size()) {
+      throw new IllegalArgumentException(
+          "cannot copy " + values.length + " values into an array of shape " + target.getShape());
+    }
+    try (NDManager tmp = target.getManager().newSubManager()) {
+      NDArray src = tmp.create(values, target.getShape());
+      withoutGrad(
+          () -> {
+            target.set(ALL, src);
+            return null;
+          });
+    }
+  }
+
+  /**
+   * Gives a freshly created parameter a real (zero) gradient tensor, so that reading, writing and
+   * zeroing act on the tensor libtorch accumulates into. Runs a backward of {@code sum(leaf)} and
+   * zeroes the result.
+   */
+  public static void materializeGradient(NDArray leaf, NDManager scratch) {
+    try (NDManager tmp = scratch.newSubManager()) {
+      withGrad(
+          () -> {
+            NDArray sum = leaf.sum();
+            sum.attach(tmp);
+            NDArray one = tmp.ones(sum.getShape());
+            backward(sum, one);
+            return null;
+          });
+    }
+    zeroGradient(leaf);
+  }
+
+  /** Builds an identity set (NDArray equality is element-wise in some engines). */
+  public static Set<NDArray> identitySet() {
+    return Collections.newSetFromMap(new IdentityHashMap<>());
+  }
+
+  /**
+   * Moves every array directly managed by {@code from} that is not in {@code keep} to {@code into}
+   * (or closes it when {@code into} is null). A safety net: DJL attaches an op's result to its
+   * first operand's manager, so an op that starts from a parameter would otherwise land in the
+   * long-lived stage manager. Returns how many arrays were moved.
+   */
+  public static int adoptStrays(NDManager from, Set<NDArray> keep, NDManager into) {
+    int moved = 0;
+    for (NDArray a : from.getManagedArrays()) {
+      if (keep.contains(a) || a.getManager() != from) {
+        continue;
+      }
+      if (into == null) {
+        a.close();
+      } else {
+        a.attach(into);
+      }
+      moved++;
+    }
+    return moved;
+  }
+}

@@ -1,0 +1,159 @@
+package io.skippipe.model.weights;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.model.weights.Safetensors.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Export of all stages as one Hugging Face model folder: {@code config.json},
+ * {@code model.safetensors} (or, above a size limit, {@code model-0000i-of-0000n.safetensors}
+ * shards with {@code model.safetensors.index.json}, the layout {@code save_pretrained} writes) and,
+ * if given, {@code tokenizer.json}. {@link #load} reads either layout back and checks every tensor
+ * against the config.
+ */
+public final class ModelExport {
+  private ModelExport() {}
+
+  public static final String CONFIG = "config.json";
+  public static final String SINGLE = "model.safetensors";
+  public static final String INDEX = "model.safetensors.index.json";
+  public static final String TOKENIZER = "tokenizer.json";
+
+  /** Default shard limit, as {@code save_pretrained}'s {@code max_shard_size="5GB"}. */
+  public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Merges the weights of every stage into one map in HF model order; a missing tensor fails. */
+  public static Map<String, Tensor> mergeStages(HfConfig c, List<Map<String, Tensor>> stages) {
+    Map<String, Tensor> all = new LinkedHashMap<>();
+    for (Map<String, Tensor> s : stages) {
+      for (Map.Entry<String, Tensor> e : s.entrySet()) {
+        if (all.put(e.getKey(), e.getValue()) != null) {
+          throw new IllegalArgumentException("tensor \"" + e.getKey() + "\" is held by two stages;"
+              + " pass each stage's weights once");
+        }
+      }
+    }
+    Safetensors.checkShapes(Safetensors.shapesOf(all), LlamaTensors.model(c), "the merged stages",
+        "the whole model");
+    Map<String, Tensor> ordered = new LinkedHashMap<>();
+    LlamaTensors.model(c).keySet().forEach(k -> ordered.put(k, all.get(k)));
+    return ordered;
+  }
+
+  /**
+   * Writes a model folder.
+   *
+   * @param dir the folder (created if needed)
+   * @param weights every tensor of the model (see {@link #mergeStages})
+   * @param tokenizerJson a tokenizer.json to copy in, or null
+   * @param maxShardBytes the largest a single safetensors file may be before sharding
+   */
+  public static void export(Path dir, HfConfig c, Map<String, Tensor> weights, Path tokenizerJson,
+      long maxShardBytes) throws IOException {
+    if (maxShardBytes <= 0) {
+      throw new IllegalArgumentException("maxShardBytes " + maxShardBytes + " must be positive");
+    }
+    Safetensors.checkShapes(Safetensors.shapesOf(weights), LlamaTensors.model(c), "the model to"
+        + " export", "the config");
+    Files.createDirectories(dir);
+    c.write(dir.resolve(CONFIG));
+    if (tokenizerJson != null) {
+      Files.copy(tokenizerJson, dir.resolve(TOKENIZER), StandardCopyOption.REPLACE_EXISTING);
+    }
+    Map<String, String> meta = Map.of("format", "pt");
+    if (Safetensors.serializedSize(weights, meta) <= maxShardBytes) {
+      Safetensors.write(dir.resolve(SINGLE), weights, meta);
+      return;
+    }
+    // Greedy shards in model order; a tensor larger than the limit gets a shard of its own.
+    List<Map<String, Tensor>> shards = new ArrayList<>();
+    Map<String, Tensor> cur = new LinkedHashMap<>();
+    long curBytes = 0;
+    long total = 0;
+    for (Map.Entry<String, Tensor> e : weights.entrySet()) {
+      long b = 4L * e.getValue().data().length;
+      total += b;
+      if (!cur.isEmpty() && curBytes + b > maxShardBytes) {
+        shards.add(cur);
+        cur = new LinkedHashMap<>();
+        curBytes = 0;
+      }
+      cur.put(e.getKey(), e.getValue());
+      curBytes += b;
+    }
+    shards.add(cur);
+    ObjectNode index = JSON.createObjectNode();
+    index.putObject("metadata").put("total_size", total);
+    ObjectNode map = index.putObject("weight_map");
+    for (int i = 0; i < shards.size(); i++) {
+      String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+      Safetensors.write(dir.resolve(name), shards.get(i), meta);
+      shards.get(i).keySet().forEach(k -> map.put(k, name));
+    }
+    Files.write(dir.resolve(INDEX), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index));
+  }
+
+  /**
+   * A loaded model folder.
+   *
+   * @param config its config.json
+   * @param weights every tensor, in HF model order
+   */
+  public record Loaded(HfConfig config, Map<String, Tensor> weights) {}
+
+  /** Reads a folder written by {@link #export} (or by {@code save_pretrained} in float32). */
+  public static Loaded load(Path dir) throws IOException {
+    HfConfig c = HfConfig.read(StageCheckpoint.existing(dir.resolve(CONFIG)));
+    Map<String, Tensor> all = new LinkedHashMap<>();
+    if (Files.isRegularFile(dir.resolve(INDEX))) {
+      JsonNode index;
+      try {
+        index = JSON.readTree(dir.resolve(INDEX).toFile());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException(dir.resolve(INDEX) + " is not valid JSON ("
+            + e.getOriginalMessage() + "); export the model again", e);
+      }
+      JsonNode map = index.path("weight_map");
+      if (!map.isObject()) {
+        throw new IllegalArgumentException(dir.resolve(INDEX) + " has no weight_map object;"
+            + " export the model again");
+      }
+      Map<String, List<String>> byFile = new LinkedHashMap<>();
+      for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        byFile.computeIfAbsent(e.getValue().asText(), k -> new ArrayList<>()).add(e.getKey());
+      }
+      for (Map.Entry<String, List<String>> f : byFile.entrySet()) {
+        Path shard = StageCheckpoint.existing(dir.resolve(f.getKey()));
+        Map<String, Tensor> t = Safetensors.read(shard).tensors();
+        if (!t.keySet().containsAll(f.getValue())) {
+          List<String> missing = new ArrayList<>(f.getValue());
+          missing.removeAll(t.keySet());
+          throw new IllegalArgumentException(shard + " lacks " + missing + " that " + INDEX
+              + " places in it; the shards and the index do not match. Export the model again");
+        }
+        all.putAll(t);
+      }
+    } else {
+      all.putAll(Safetensors.read(StageCheckpoint.existing(dir.resolve(SINGLE))).tensors());
+    }
+    Safetensors.checkShapes(Safetensors.shapesOf(all), LlamaTensors.model(c), dir.toString(),
+        "its config.json (hidden " + c.hiddenSize() + ", " + c.numHiddenLayers() + " layers, vocab "
+            + c.vocabSize() + ")");
+    Map<String, Tensor> ordered = new LinkedHashMap<>();
+    LlamaTensors.model(c).keySet().forEach(k -> ordered.put(k, all.get(k)));
+    return new Loaded(c, ordered);
+  }
+}

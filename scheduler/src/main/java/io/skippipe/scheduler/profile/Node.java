@@ -1,0 +1,29 @@
+package io.skippipe.scheduler.profile;
+
+import io.skippipe.scheduler.plan.PlanningException;
+
+/**
+ * One node (a GPU / Spark executor) of a cluster profile.
+ *
+ * @param id node id, equal to its index in the profile
+ * @param location name of its location; links are looked up by location pair
+ * @param speed relative compute speed (1.0 = the profile's computeSecondsPerSampleLayer)
+ * @param memoryMicrobatches how many microbatch activations it can hold (forward done, backward not)
+ */
+public record Node(int id, String location, double speed, int memoryMicrobatches) {
+  public Node {
+    if (location == null || location.isBlank()) {
+      throw PlanningException.of("node " + id + " location '" + location + "'",
+          "every node needs a location name", "add \"location\": \"NAME\" to the node");
+    }
+    if (!(speed > 0) || Double.isInfinite(speed)) {
+      throw PlanningException.of("node " + id + " speed " + speed,
+          "speed must be a positive finite number", "use 1.0 for a reference-speed node");
+    }
+    if (memoryMicrobatches < 1) {
+      throw PlanningException.of("node " + id + " memoryMicrobatches " + memoryMicrobatches,
+          "memory too small for any plan: a node must hold at least one microbatch activation",
+          "set memoryMicrobatches to 1 or more (the paper uses 3)");
+    }
+  }
+}

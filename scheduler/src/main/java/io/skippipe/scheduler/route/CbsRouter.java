@@ -1,0 +1,88 @@
+package io.skippipe.scheduler.route;
+
+import io.skippipe.scheduler.cost.CostModel;
+import io.skippipe.scheduler.plan.PlanningException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.random.RandomGenerator;
+
+/**
+ * The skipping methods, all CBS over time-aware A* (spec §4.6):
+ *
+ * <ul>
+ *   <li>{@code skippipe}: real network costs, TC1 + TC2, candidates ranked by the simulator;
+ *   <li>{@code skippipe-no-tc2}: real network costs, TC1 only (first TC1-feasible node);
+ *   <li>{@code dtfm-skip}: network-oblivious — every hop and task costs one second and A* ties
+ *       break on a seeded random node order, TC1 only.
+ * </ul>
+ */
+public final class CbsRouter implements Router {
+  private final String name;
+  private final boolean tc2;
+  private final boolean networkOblivious;
+
+  public CbsRouter(String name, boolean tc2, boolean networkOblivious) {
+    this.name = name;
+    this.tc2 = tc2;
+    this.networkOblivious = networkOblivious;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public Schedule route(List<List<Integer>> stages, CostModel costs, RouteConfig cfg,
+      RandomGenerator rng) {
+    CostModel searchCosts = networkOblivious ? costs.unitGraph() : costs;
+    List<Integer> dataNodes = stages.get(0);
+    int slots = cfg.slotsPerDataNode();
+    List<Agent> agents = new ArrayList<>();
+    for (int i = 0; i < dataNodes.size(); i++) {
+      int d = dataNodes.get(i);
+      for (int k = 0; k < slots; k++) {
+        agents.add(new Agent(agents.size(), d, k, k * searchCosts.forwardMicros(d)));
+      }
+    }
+    int[][] tieRank = null;
+    if (networkOblivious) {
+      tieRank = new int[agents.size()][costs.size()];
+      for (int[] row : tieRank) {
+        for (int x = 0; x < row.length; x++) {
+          row[x] = x;
+        }
+        for (int x = row.length - 1; x > 0; x--) {
+          int j = rng.nextInt(x + 1);
+          int t = row[x];
+          row[x] = row[j];
+          row[j] = t;
+        }
+      }
+    }
+    int m = cfg.microbatchesPerDataNode();
+    java.util.function.Function<int[][], Schedule> toSchedule = paths -> {
+      List<Microbatch> mbs = new ArrayList<>();
+      for (int i = 0; i < dataNodes.size(); i++) {
+        for (int j = 0; j < m; j++) {
+          int[] p = paths[i * slots + j % slots];
+          mbs.add(new Microbatch(i * m + j, dataNodes.get(i), 0, Path.of(p)));
+        }
+      }
+      return new Schedule(stages, mbs);
+    };
+    ConflictBasedSearch cbs = new ConflictBasedSearch(searchCosts, stages, cfg.limits(), agents,
+        new ConflictBasedSearch.Options(tc2, cfg.cbsMaxNodes(), cfg.cbsGoals(),
+            cfg.cbsBranching(), tieRank), toSchedule, costs);
+    ConflictBasedSearch.Result r = cbs.search();
+    if (r == null) {
+      throw PlanningException.of("constraints " + cfg.limits() + " with " + agents.size()
+              + " paths (" + slots + " per data node) on stages " + stages,
+          "no set of paths satisfies the convergence constraints and TC1 (stage cap, node memory)"
+              + " within " + cfg.cbsMaxNodes() + " search nodes",
+          "raise memory or stageCap, lower the path length, relax maxJump/maxSwaps, or raise"
+              + " cbsMaxNodes");
+    }
+    return toSchedule.apply(r.paths());
+  }
+}

@@ -1,0 +1,143 @@
+package io.skippipe.job.config;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every {@code spark.skippipe.*} key the job reads, with its default and one line of documentation.
+ *
+ * <p>{@code conf/skippipe-defaults.properties} lists exactly these keys with exactly these defaults
+ * ({@code ConfigKeysTest} checks it), so the file is the user's reference and this class is the code's.
+ * Keys start with {@code spark.} because spark-submit drops {@code --conf} keys that do not.
+ */
+public final class ConfigKeys {
+  private ConfigKeys() {}
+
+  /** One configuration key: full name, default value (as written in the defaults file) and doc. */
+  public record Key(String name, String defaultValue, String doc) {
+    public Key {
+      if (!name.startsWith("spark.skippipe.")) {
+        throw new IllegalStateException("config key must start with spark.skippipe.: " + name);
+      }
+    }
+  }
+
+  private static final Map<String, Key> ALL = new LinkedHashMap<>();
+
+  private static Key key(String name, String defaultValue, String doc) {
+    Key k = new Key(name, defaultValue, doc);
+    if (ALL.put(name, k) != null) {
+      throw new IllegalStateException("duplicate config key " + name);
+    }
+    return k;
+  }
+
+  // --- run ---------------------------------------------------------------------------------------
+  public static final Key RUN_DIR = key("spark.skippipe.run.dir", "runs/local",
+      "Run directory (Hadoop URI or local path): data shards, plan.json, checkpoints, metrics, traces.");
+  public static final Key RUN_SECRET = key("spark.skippipe.run.secret", "",
+      "Secret for the block transfer's HMAC challenge; empty = 32 random bytes drawn by the driver per run.");
+  public static final Key SEED = key("spark.skippipe.seed", "5",
+      "Seed of every random choice (weights init, data order, planner, run secret when drawn in tests).");
+
+  // --- model, cluster and plan --------------------------------------------------------------------
+  public static final Key MODEL = key("spark.skippipe.model", "llama-tiny",
+      "Model spec: a preset name under conf/models or a path to a model spec JSON.");
+  public static final Key CLUSTER = key("spark.skippipe.cluster", "laptop-geo-12",
+      "Cluster profile: a preset under conf/clusters or a path; its nodes map onto the executors' task slots.");
+  public static final Key PLAN_METHOD = key("spark.skippipe.plan.method", "skippipe",
+      "Planner method: skippipe | skippipe-no-tc2 | dtfm-skip | dtfm.");
+  public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "0.33",
+      "Skip ratio k = 1 - pathLength/stages, in [0, 1); ignored when plan.pathLength > 0.");
+  public static final Key PLAN_PATH_LENGTH = key("spark.skippipe.plan.pathLength", "0",
+      "Stages each microbatch visits (including stage 0); 0 = derive from plan.skipRatio.");
+  public static final Key PLAN_FILE = key("spark.skippipe.plan.file", "",
+      "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver.");
+
+  // --- network ------------------------------------------------------------------------------------
+  public static final Key NETWORK_MODE = key("spark.skippipe.network.mode", "emulated",
+      "emulated = delay every message by the cluster profile's latency + bytes/bandwidth;"
+          + " direct = no delay, plan on the given profile; probe = measure all pairs and plan on that.");
+  public static final Key NETWORK_TIME_SCALE = key("spark.skippipe.network.timeScale", "1.0",
+      "Factor on emulated link delays and on padded compute time (0.1 = ten times faster than modelled).");
+  public static final Key NETWORK_PAD_COMPUTE = key("spark.skippipe.network.padCompute", "false",
+      "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
+          + " runtime does), so a laptop reproduces the profile's compute/network ratio.");
+  public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
+      "Payload of each all-pairs bandwidth probe message when network.mode=probe.");
+
+  // --- data ---------------------------------------------------------------------------------------
+  public static final Key DATA_INPUT = key("spark.skippipe.data.input", "",
+      "Training text: Hadoop URI or path of text, JSON lines or Parquet; empty = the bundled corpus.");
+  public static final Key DATA_FORMAT = key("spark.skippipe.data.format", "auto",
+      "auto (by file extension) | text | jsonl | parquet.");
+  public static final Key DATA_JSON_FIELD = key("spark.skippipe.data.jsonField", "text",
+      "Field holding the text in JSON lines and Parquet input.");
+  public static final Key DATA_TOKENIZER = key("spark.skippipe.data.tokenizer", "",
+      "HF tokenizer.json (Hadoop URI or path); empty = the bundled tokenizer.");
+
+  // --- training -----------------------------------------------------------------------------------
+  public static final Key TRAIN_ITERATIONS = key("spark.skippipe.train.iterations", "6",
+      "Iterations (optimizer steps) to train in total, counting those before a resume.");
+  public static final Key TRAIN_CHUNK_ITERATIONS = key("spark.skippipe.train.chunkIterations", "2",
+      "Iterations per chunk; each chunk is one Spark barrier job and ends with a checkpoint.");
+  public static final Key TRAIN_LEARNING_RATE = key("spark.skippipe.train.learningRate", "0.001",
+      "AdamW learning rate.");
+  public static final Key TRAIN_BETA1 = key("spark.skippipe.train.beta1", "0.9", "AdamW beta1.");
+  public static final Key TRAIN_BETA2 = key("spark.skippipe.train.beta2", "0.95", "AdamW beta2.");
+  public static final Key TRAIN_EPSILON = key("spark.skippipe.train.epsilon", "1.0E-8",
+      "AdamW epsilon.");
+  public static final Key TRAIN_WEIGHT_DECAY = key("spark.skippipe.train.weightDecay", "0.1",
+      "AdamW decoupled weight decay.");
+  public static final Key TRAIN_GRAD_CLIP_NORM = key("spark.skippipe.train.gradClipNorm", "1.0",
+      "Global gradient-norm clipping threshold over all stages; 0 = no clipping.");
+  public static final Key TRAIN_MAX_CHUNK_RETRIES = key("spark.skippipe.train.maxChunkRetries", "2",
+      "How often the driver re-runs a failed chunk from the last committed checkpoint"
+          + " (Spark does not retry a failed barrier result stage by itself).");
+
+  // --- checkpoints --------------------------------------------------------------------------------
+  public static final Key CHECKPOINT_DIR = key("spark.skippipe.checkpoint.dir", "",
+      "Checkpoint root (Hadoop URI or path); empty = RUN_DIR/checkpoints.");
+  public static final Key CHECKPOINT_EVERY = key("spark.skippipe.checkpoint.everyIterations", "0",
+      "Also checkpoint every N iterations inside a chunk; 0 = only at chunk ends.");
+  public static final Key CHECKPOINT_KEEP = key("spark.skippipe.checkpoint.keep", "2",
+      "Committed checkpoints to keep (at least 2: the newest may be the one being replaced).");
+  public static final Key CHECKPOINT_RESUME = key("spark.skippipe.checkpoint.resume", "true",
+      "Resume from the newest committed checkpoint of the run directory when one exists.");
+
+  // --- block transfer -----------------------------------------------------------------------------
+  public static final Key TRANSFER_BIND_HOST = key("spark.skippipe.transfer.bindHost", "",
+      "Address the block server binds and advertises; empty = the executor's host as Spark sees it.");
+  public static final Key TRANSFER_PORT = key("spark.skippipe.transfer.port", "0",
+      "Block server port; 0 = any free port (each task slot runs its own server).");
+  public static final Key TRANSFER_QUEUE_CAPACITY = key("spark.skippipe.transfer.queueCapacity", "64",
+      "Received messages buffered per node before the readers stop reading (TCP backpressure).");
+  public static final Key TRANSFER_CONNECT_TIMEOUT_MS = key(
+      "spark.skippipe.transfer.connectTimeoutMs", "10000",
+      "Connect + handshake timeout to a peer; exceeding it fails the task naming the peer.");
+  public static final Key TRANSFER_READ_TIMEOUT_MS = key("spark.skippipe.transfer.readTimeoutMs",
+      "120000", "Longest silence from a peer (heartbeats included) or wait for an expected message.");
+  public static final Key TRANSFER_HEARTBEAT_MS = key("spark.skippipe.transfer.heartbeatMs", "5000",
+      "Interval of heartbeats on idle connections; must be below transfer.readTimeoutMs.");
+  public static final Key TRANSFER_MAX_FRAME_BYTES = key("spark.skippipe.transfer.maxFrameBytes",
+      "268435456", "Largest payload accepted in one message; larger frames drop the connection.");
+
+  // --- metrics and tests --------------------------------------------------------------------------
+  public static final Key METRICS_PROGRESS = key("spark.skippipe.metrics.progress", "true",
+      "Print a console progress line with ETA after each chunk.");
+  public static final Key TEST_FAIL_AT = key("spark.skippipe.test.failAt", "",
+      "Test hook 'chunk:iteration:node': that node's task throws once at that iteration; empty = off.");
+
+  /** All keys in declaration order. */
+  public static List<Key> all() {
+    return Collections.unmodifiableList(new ArrayList<>(ALL.values()));
+  }
+
+  /** The key with this name, or null. */
+  public static Key byName(String name) {
+    return ALL.get(name);
+  }
+}

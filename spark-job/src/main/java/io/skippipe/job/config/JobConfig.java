@@ -1,0 +1,156 @@
+package io.skippipe.job.config;
+
+import static io.skippipe.job.config.ConfigKeys.*;
+
+import java.io.Serializable;
+import java.util.Map;
+
+/**
+ * The validated configuration of one training run, parsed once from {@code spark.skippipe.*}.
+ *
+ * <p>Each nested record checks its own fields in its compact constructor; cross-field rules are
+ * checked in {@link #JobConfig}. Nothing below {@code SkipPipeJob.main} sees raw keys.
+ */
+public record JobConfig(
+    String runDir,
+    String runSecret,
+    long seed,
+    String model,
+    String cluster,
+    PlanSettings plan,
+    NetworkSettings network,
+    DataSettings data,
+    TrainSettings train,
+    CheckpointSettings checkpoint,
+    TransferConfig transfer,
+    boolean progress,
+    FailureHook failAt)
+    implements Serializable {
+
+  /** How the driver obtains plan.json. */
+  public record PlanSettings(String method, double skipRatio, int pathLength, String planFile)
+      implements Serializable {}
+
+  /** Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}). */
+  public record NetworkSettings(String mode, double timeScale, boolean padCompute, int probeBytes)
+      implements Serializable {
+    public boolean emulated() {
+      return mode.equals("emulated");
+    }
+  }
+
+  /** Where training text comes from. */
+  public record DataSettings(String input, String format, String jsonField, String tokenizer)
+      implements Serializable {}
+
+  /** Iterations, chunking and AdamW hyper-parameters. */
+  public record TrainSettings(int iterations, int chunkIterations, double learningRate,
+      double beta1, double beta2, double epsilon, double weightDecay, double gradClipNorm,
+      int maxChunkRetries) implements Serializable {}
+
+  /** Checkpoint location, cadence and retention. */
+  public record CheckpointSettings(String dir, int everyIterations, int keep, boolean resume)
+      implements Serializable {}
+
+  /** The test hook: node {@code node}'s task throws once at {@code iteration} of {@code chunk}. */
+  public record FailureHook(int chunk, int iteration, int node) implements Serializable {
+    static FailureHook parse(String s) {
+      if (s.isEmpty()) {
+        return null;
+      }
+      String[] p = s.split(":");
+      try {
+        if (p.length == 3) {
+          return new FailureHook(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()),
+              Integer.parseInt(p[2].trim()));
+        }
+      } catch (NumberFormatException e) {
+        // fall through to the error below
+      }
+      throw new ConfigException(TEST_FAIL_AT.name(), s, "must be chunk:iteration:node (three integers)",
+          "write e.g. 1:0:3, or leave it empty to disable the hook");
+    }
+  }
+
+  public JobConfig {
+    if (train.chunkIterations() > train.iterations()) {
+      throw new ConfigException(TRAIN_CHUNK_ITERATIONS.name(), "" + train.chunkIterations(),
+          "must not exceed " + TRAIN_ITERATIONS.name() + "=" + train.iterations(),
+          "lower the chunk size or raise the iteration count");
+    }
+  }
+
+  /** The checkpoint root: {@code checkpoint.dir}, or {@code RUN_DIR/checkpoints}. */
+  public String checkpointRoot() {
+    return checkpoint.dir().isEmpty() ? stripSlash(runDir) + "/checkpoints" : checkpoint.dir();
+  }
+
+  private static String stripSlash(String s) {
+    return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
+  }
+
+  /** Parses and validates settings (explicit keys; defaults fill the rest). */
+  public static JobConfig parse(Map<String, String> raw) {
+    return from(Settings.of(raw));
+  }
+
+  /** Parses and validates settings. */
+  public static JobConfig from(Settings s) {
+    String runDir = s.string(RUN_DIR);
+    if (runDir.isEmpty()) {
+      throw new ConfigException(RUN_DIR.name(), runDir, "must not be empty",
+          "give a directory such as runs/my-run or hdfs:///user/me/runs/r1");
+    }
+    String model = s.string(MODEL);
+    if (model.isEmpty()) {
+      throw new ConfigException(MODEL.name(), model, "must not be empty",
+          "name a preset under conf/models (e.g. llama-tiny) or a model spec JSON path");
+    }
+    String cluster = s.string(CLUSTER);
+    if (cluster.isEmpty()) {
+      throw new ConfigException(CLUSTER.name(), cluster, "must not be empty",
+          "name a preset under conf/clusters (e.g. laptop-geo-12) or a cluster profile JSON path");
+    }
+    PlanSettings plan = new PlanSettings(
+        s.oneOf(PLAN_METHOD, "skippipe", "skippipe-no-tc2", "dtfm-skip", "dtfm"),
+        s.doubleIn(PLAN_SKIP_RATIO, 0.0, 1.0, false),
+        s.intIn(PLAN_PATH_LENGTH, 0, 1024),
+        s.string(PLAN_FILE));
+    NetworkSettings network = new NetworkSettings(
+        s.oneOf(NETWORK_MODE, "emulated", "direct", "probe"),
+        s.doubleIn(NETWORK_TIME_SCALE, 0.0, 1000.0, true),
+        s.bool(NETWORK_PAD_COMPUTE),
+        s.intIn(NETWORK_PROBE_BYTES, 1, 1 << 28));
+    DataSettings data = new DataSettings(
+        s.string(DATA_INPUT),
+        s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),
+        s.string(DATA_JSON_FIELD),
+        s.string(DATA_TOKENIZER));
+    TrainSettings train = new TrainSettings(
+        s.intIn(TRAIN_ITERATIONS, 1, 100_000_000),
+        s.intIn(TRAIN_CHUNK_ITERATIONS, 1, 100_000_000),
+        s.doubleIn(TRAIN_LEARNING_RATE, 0.0, 10.0, true),
+        s.doubleIn(TRAIN_BETA1, 0.0, 1.0, false),
+        s.doubleIn(TRAIN_BETA2, 0.0, 1.0, false),
+        s.doubleIn(TRAIN_EPSILON, 0.0, 1.0, true),
+        s.doubleIn(TRAIN_WEIGHT_DECAY, 0.0, 10.0, true),
+        s.doubleIn(TRAIN_GRAD_CLIP_NORM, 0.0, 1e9, true),
+        s.intIn(TRAIN_MAX_CHUNK_RETRIES, 0, 100));
+    CheckpointSettings checkpoint = new CheckpointSettings(
+        s.string(CHECKPOINT_DIR),
+        s.intIn(CHECKPOINT_EVERY, 0, 100_000_000),
+        s.intIn(CHECKPOINT_KEEP, 2, 1_000_000),
+        s.bool(CHECKPOINT_RESUME));
+    TransferConfig transfer = new TransferConfig(
+        s.string(TRANSFER_BIND_HOST),
+        s.intIn(TRANSFER_PORT, 0, 65535),
+        s.intIn(TRANSFER_QUEUE_CAPACITY, 1, 1_000_000),
+        s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 1, 3_600_000),
+        s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
+        s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
+        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64));
+    return new JobConfig(runDir, s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
+        Long.MAX_VALUE), model, cluster, plan, network, data, train, checkpoint, transfer,
+        s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)));
+  }
+}

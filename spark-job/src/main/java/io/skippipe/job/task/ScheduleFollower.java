@@ -1,0 +1,346 @@
+package io.skippipe.job.task;
+
+import io.skippipe.job.collective.RingAllReduce;
+import io.skippipe.job.transfer.Block;
+import io.skippipe.job.transfer.BlockType;
+import io.skippipe.job.transfer.Mailbox;
+import io.skippipe.model.stage.LossResult;
+import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.optim.AdamW;
+import io.skippipe.model.optim.GradientClipping;
+import io.skippipe.model.train.TokenBatch;
+import io.skippipe.scheduler.cost.CostModel;
+import io.skippipe.scheduler.plan.Plan;
+import io.skippipe.scheduler.plan.PlannedMicrobatch;
+import io.skippipe.scheduler.timeline.Span;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+
+/**
+ * The per-node iteration engine: follows the plan's microbatch paths (skips and swaps included) on
+ * one node, then joins its stage's gradient all-reduce, the global scalar exchange and the AdamW
+ * step. One instance per node per chunk; one thread drives it.
+ *
+ * <p>Per iteration, on node {@code n} of stage {@code s}:
+ * <ol>
+ *   <li><b>Pipeline</b>. A data node injects its microbatches ({@code forwardTokens}). Every node
+ *       runs the ready task with the highest priority: a backward first (it frees memory, 1F1B),
+ *       then a loss (a microbatch back at its data node), then a forward (an injection or a relayed
+ *       activation, lowest microbatch id first), and a forward only while fewer than the node's
+ *       {@code memoryMicrobatches} are in flight (forward done, backward not yet). Outputs go to
+ *       the next node on the path ({@code ACTIVATION}) or back to the previous one
+ *       ({@code ACTIVATION_GRAD}); the last node of a path sends to the data node, which computes
+ *       the loss with scale {@code 1/M} (M = microbatches in the iteration, all data nodes).
+ *   <li><b>Gradient all-reduce</b> among the stage's replicas: the ring <i>sum</i> of the gradients
+ *       each replica accumulated. Each replica's sum over the microbatches it saw equals its mean
+ *       gradient weighted by that count, so the result is exactly the single-process gradient
+ *       ({@code PathTrainer}) whatever the split.
+ *   <li><b>Scalars</b>: every node sends (stage, gradient sum of squares, loss sum, loss count) to
+ *       every other node; each then knows the global gradient norm (one value per stage) and the
+ *       mean loss. This exchange is also the end-of-iteration barrier.
+ *   <li><b>Step</b>: AdamW with {@code clip = min(1, maxNorm/(norm+1e-6))}.
+ * </ol>
+ *
+ * <p>A plan whose simulator schedule respects the memory caps can still deadlock here when real
+ * timings differ a lot from the modelled ones; then the wait times out naming the awaited nodes.
+ */
+public final class ScheduleFollower {
+  /** Supplies a data node's microbatch tokens ({@code B·(T+1)} ids) for an iteration. */
+  public interface MicrobatchSource {
+    int[] tokens(int iteration, int microbatch);
+  }
+
+  /** Per-chunk settings of the engine. */
+  public record Settings(double maxGradNorm, long timeoutMillis, boolean padCompute,
+      double timeScale) {}
+
+  private final Plan plan;
+  private final int node;
+  private final int stageIndex;
+  private final StageModel stage;
+  private final AdamW optimizer;
+  private final Mailbox box;
+  private final Settings settings;
+  private final int memoryCap;
+  private final int seqLen;
+  private final int totalMicrobatches;
+  private final CostModel costs;
+  private final Consumer<Span> spans;
+  private final long epochMicros;
+
+  /**
+   * @param epochMicros wall-clock micros that spans are measured from (same on every node)
+   */
+  public ScheduleFollower(Plan plan, int node, StageModel stage, AdamW optimizer, Mailbox box,
+      Settings settings, Consumer<Span> spans, long epochMicros) {
+    this.plan = plan;
+    this.node = node;
+    this.stageIndex = plan.stageOf(node);
+    if (stageIndex < 0 || stageIndex != stage.stage()) {
+      throw new IllegalStateException("node " + node + " serves stage " + stageIndex
+          + " in the plan but holds stage " + stage.stage());
+    }
+    this.stage = stage;
+    this.optimizer = optimizer;
+    this.box = box;
+    this.settings = settings;
+    this.memoryCap = plan.cluster().nodes().get(node).memoryMicrobatches();
+    this.seqLen = stage.config().seqLen();
+    this.totalMicrobatches = plan.microbatches().size();
+    this.costs = CostModel.of(plan.cluster(), plan.model());
+    this.spans = spans;
+    this.epochMicros = epochMicros;
+  }
+
+  static long nowMicros() {
+    return System.currentTimeMillis() * 1000L + (System.nanoTime() / 1000L) % 1000L;
+  }
+
+  private long rel(long wallMicros) {
+    return wallMicros - epochMicros;
+  }
+
+  /** Timing accumulators of one iteration. */
+  private static final class Clock {
+    long busy;
+    long wait;
+  }
+
+  /** Runs one iteration on this node; returns its stats (global values filled in). */
+  public NodeIterationStats runIteration(int iteration, double lr, MicrobatchSource data)
+      throws IOException, InterruptedException {
+    long start = nowMicros();
+    Clock clock = new Clock();
+    stage.zeroGradients();
+    double[] loss = pipeline(iteration, data, clock);
+    // gradient all-reduce among the stage's replicas
+    List<Integer> replicas = plan.stages().get(stageIndex);
+    if (replicas.size() > 1) {
+      long t0 = nowMicros();
+      float[] summed = RingAllReduce.sum(box, replicas, iteration, stage.flatGradients(),
+          settings.timeoutMillis());
+      stage.setFlatGradients(summed);
+      long t1 = nowMicros();
+      clock.wait += t1 - t0;
+      spans.accept(new Span(node, stageIndex, -1, Span.Kind.ALLREDUCE, rel(t0), rel(t1)));
+    }
+    // scalar exchange: global gradient norm and mean loss
+    double sumSq = stage.gradientSumOfSquares();
+    long t0 = nowMicros();
+    double[] global = exchangeScalars(iteration, sumSq, loss[0], (int) loss[1]);
+    long t1 = nowMicros();
+    clock.wait += t1 - t0;
+    spans.accept(new Span(node, stageIndex, -1, Span.Kind.WAIT, rel(t0), rel(t1)));
+    double clip = GradientClipping.clipScale(global[0], settings.maxGradNorm());
+    optimizer.step(lr, clip);
+    long end = nowMicros();
+    return new NodeIterationStats(node, stageIndex, iteration, loss[0], (int) loss[1], global[1],
+        global[0], clock.busy, clock.wait, end - start, start);
+  }
+
+  /** Phase 1; returns {lossSum, lossCount} of this node's own microbatches. */
+  private double[] pipeline(int iteration, MicrobatchSource data, Clock clock)
+      throws IOException, InterruptedException {
+    List<PlannedMicrobatch> through = plan.microbatchesThrough(node);
+    Map<Integer, PlannedMicrobatch> byId = new HashMap<>();
+    for (PlannedMicrobatch m : plan.microbatches()) {
+      byId.put(m.id(), m);
+    }
+    TreeSet<Integer> toInject = new TreeSet<>();
+    for (PlannedMicrobatch m : plan.microbatchesOf(node)) {
+      toInject.add(m.id());
+    }
+    TreeMap<Integer, float[]> forwards = new TreeMap<>();
+    TreeMap<Integer, float[]> losses = new TreeMap<>();
+    TreeMap<Integer, float[]> backwards = new TreeMap<>();
+    Map<Integer, int[]> targets = new HashMap<>();
+    TreeSet<Integer> inFlight = new TreeSet<>();
+    int done = 0;
+    double lossSum = 0;
+    int lossCount = 0;
+    float lossScale = 1.0f / totalMicrobatches;
+    while (done < through.size()) {
+      Block b;
+      while ((b = box.tryTake(x -> pipelineBlock(x, iteration))) != null) {
+        classify(b, forwards, losses, backwards);
+      }
+      if (!backwards.isEmpty()) {
+        Map.Entry<Integer, float[]> e = backwards.pollFirstEntry();
+        int mb = e.getKey();
+        PlannedMicrobatch m = byId.get(mb);
+        long t0 = nowMicros();
+        float[] g = stage.backward(mb, e.getValue());
+        pad(t0, costs.backwardMicros(node));
+        long t1 = nowMicros();
+        clock.busy += t1 - t0;
+        spans.accept(new Span(node, stageIndex, mb, Span.Kind.BWD, rel(t0), rel(t1)));
+        inFlight.remove(mb);
+        done++;
+        int pos = m.path().indexOf(node);
+        if (pos > 0) {
+          send(BlockType.ACTIVATION_GRAD, iteration, mb, m.path().get(pos - 1), g);
+        }
+      } else if (!losses.isEmpty()) {
+        Map.Entry<Integer, float[]> e = losses.pollFirstEntry();
+        int mb = e.getKey();
+        PlannedMicrobatch m = byId.get(mb);
+        long t0 = nowMicros();
+        LossResult r = stage.lossAndBackwardStart(mb, e.getValue(), targets.remove(mb), lossScale);
+        pad(t0, costs.lossMicros(node));
+        long t1 = nowMicros();
+        clock.busy += t1 - t0;
+        spans.accept(new Span(node, stageIndex, mb, Span.Kind.LOSS, rel(t0), rel(t1)));
+        lossSum += r.loss();
+        lossCount++;
+        List<Integer> path = m.path();
+        if (path.size() == 1) {
+          backwards.put(mb, r.gradHidden());
+        } else {
+          send(BlockType.ACTIVATION_GRAD, iteration, mb, path.get(path.size() - 1),
+              r.gradHidden());
+        }
+      } else if (inFlight.size() < memoryCap && (!forwards.isEmpty() || !toInject.isEmpty())) {
+        int relayed = forwards.isEmpty() ? Integer.MAX_VALUE : forwards.firstKey();
+        int injected = toInject.isEmpty() ? Integer.MAX_VALUE : toInject.first();
+        int mb = Math.min(relayed, injected);
+        PlannedMicrobatch m = byId.get(mb);
+        long t0 = nowMicros();
+        float[] h;
+        if (mb == injected) {
+          toInject.remove(mb);
+          TokenBatch batch = TokenBatch.of(data.tokens(iteration, mb), seqLen);
+          targets.put(mb, batch.targets());
+          h = stage.forwardTokens(mb, batch.inputIds());
+        } else {
+          h = stage.forward(mb, forwards.remove(mb));
+        }
+        pad(t0, costs.forwardMicros(node));
+        long t1 = nowMicros();
+        clock.busy += t1 - t0;
+        spans.accept(new Span(node, stageIndex, mb, Span.Kind.FWD, rel(t0), rel(t1)));
+        inFlight.add(mb);
+        List<Integer> path = m.path();
+        int pos = path.indexOf(node);
+        if (pos == path.size() - 1) {
+          if (pos == 0) {
+            losses.put(mb, h); // a path of the data node alone
+          } else {
+            send(BlockType.ACTIVATION, iteration, mb, m.dataNode(), h);
+          }
+        } else {
+          send(BlockType.ACTIVATION, iteration, mb, path.get(pos + 1), h);
+        }
+      } else {
+        long t0 = nowMicros();
+        int left = through.size() - done;
+        String inFlightNow = inFlight.toString();
+        Block next = box.take(x -> pipelineBlock(x, iteration), settings.timeoutMillis(),
+            suspect(inFlight, byId), () -> "activations or gradients of iteration " + iteration
+                + " (in flight here: " + inFlightNow + ", backwards still to do: " + left + ")");
+        long t1 = nowMicros();
+        clock.wait += t1 - t0;
+        spans.accept(new Span(node, stageIndex, -1, Span.Kind.WAIT, rel(t0), rel(t1)));
+        classify(next, forwards, losses, backwards);
+      }
+    }
+    return new double[] {lossSum, lossCount};
+  }
+
+  private boolean pipelineBlock(Block b, int iteration) {
+    return b.header().iteration() == iteration
+        && (b.type() == BlockType.ACTIVATION || b.type() == BlockType.ACTIVATION_GRAD);
+  }
+
+  private void classify(Block b, Map<Integer, float[]> forwards, Map<Integer, float[]> losses,
+      Map<Integer, float[]> backwards) {
+    int mb = b.header().microbatch();
+    if (b.type() == BlockType.ACTIVATION_GRAD) {
+      backwards.put(mb, b.floats());
+    } else if (plan.dataNodes().contains(node)) {
+      losses.put(mb, b.floats()); // data nodes are only ever visited first: this is a return
+    } else {
+      forwards.put(mb, b.floats());
+    }
+  }
+
+  /** The node most likely holding us up: next hop of the oldest microbatch in flight here. */
+  private int suspect(TreeSet<Integer> inFlight, Map<Integer, PlannedMicrobatch> byId) {
+    if (inFlight.isEmpty()) {
+      return -1;
+    }
+    List<Integer> path = byId.get(inFlight.first()).path();
+    int pos = path.indexOf(node);
+    return pos == path.size() - 1 ? path.get(0) : path.get(pos + 1);
+  }
+
+  private void send(BlockType type, int iteration, int mb, int to, float[] values)
+      throws IOException {
+    long d = plan.model().dim();
+    long bt = values.length / d;
+    box.transport().send(Block.ofFloats(type, box.transport().run(), iteration, mb, node, to,
+        values, bt / seqLen, seqLen, d));
+  }
+
+  /** Sleeps until {@code modelledMicros × timeScale} have passed since {@code t0} (padCompute). */
+  private void pad(long t0, long modelledMicros) throws InterruptedException {
+    if (!settings.padCompute()) {
+      return;
+    }
+    long target = t0 + (long) (modelledMicros * settings.timeScale());
+    long left = target - nowMicros();
+    if (left > 0) {
+      Thread.sleep(left / 1000, (int) (left % 1000) * 1000);
+    }
+  }
+
+  /** Phase 3: returns {global gradient norm, mean loss}. */
+  private double[] exchangeScalars(int iteration, double sumSq, double lossSum, int lossCount)
+      throws IOException, InterruptedException {
+    // doubles travel as FLOAT64 bytes to keep the norm exact
+    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(32)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    buf.putDouble(stageIndex).putDouble(sumSq).putDouble(lossSum).putDouble(lossCount);
+    byte[] payload = buf.array();
+    int n = plan.nodeCount();
+    for (int other = 0; other < n; other++) {
+      if (other != node) {
+        box.transport().send(new Block(BlockType.SCALARS,
+            new io.skippipe.job.transfer.BlockHeader(box.transport().run(), iteration, -1, node,
+                other, io.skippipe.job.transfer.DType.FLOAT64, new long[] {4}, 32), payload));
+      }
+    }
+    double[] stageSumSq = new double[plan.stages().size()];
+    boolean[] have = new boolean[stageSumSq.length];
+    stageSumSq[stageIndex] = sumSq;
+    have[stageIndex] = true;
+    double totalLoss = lossSum;
+    long totalCount = lossCount;
+    for (int other = 0; other < n; other++) {
+      if (other == node) {
+        continue;
+      }
+      int from = other;
+      Block b = box.take(x -> x.type() == BlockType.SCALARS && x.header().iteration() == iteration
+              && x.header().from() == from, settings.timeoutMillis(), from,
+          () -> "the iteration-" + iteration + " scalars of node " + from);
+      java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(b.payload())
+          .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      int s = (int) in.getDouble();
+      double ss = in.getDouble();
+      totalLoss += in.getDouble();
+      totalCount += (long) in.getDouble();
+      if (!have[s]) {
+        stageSumSq[s] = ss;
+        have[s] = true;
+      }
+    }
+    double norm = GradientClipping.globalNorm(stageSumSq);
+    return new double[] {norm, totalCount == 0 ? Double.NaN : totalLoss / totalCount};
+  }
+}
