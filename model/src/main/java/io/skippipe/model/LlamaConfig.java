@@ -61,23 +61,34 @@ public record LlamaConfig(
     positive("layersPerStage", layersPerStage);
     if (dim % heads != 0) {
       throw new IllegalArgumentException(
-          "model dim " + dim + " is not divisible by heads " + heads
+          "model dim "
+              + dim
+              + " is not divisible by heads "
+              + heads
               + ": each head gets dim/heads channels; choose heads that divide dim.");
     }
     if ((dim / heads) % 2 != 0) {
       throw new IllegalArgumentException(
-          "head dimension dim/heads = " + (dim / heads) + " is odd: rotary embeddings rotate "
+          "head dimension dim/heads = "
+              + (dim / heads)
+              + " is odd: rotary embeddings rotate "
               + "pairs of channels; choose dim and heads so that dim/heads is even.");
     }
     if (heads % kvHeads != 0) {
       throw new IllegalArgumentException(
-          "heads " + heads + " is not divisible by kvHeads " + kvHeads
+          "heads "
+              + heads
+              + " is not divisible by kvHeads "
+              + kvHeads
               + ": grouped-query attention shares each KV head among heads/kvHeads query heads;"
               + " choose kvHeads that divides heads.");
     }
     if (layers % layersPerStage != 0) {
       throw new IllegalArgumentException(
-          "layers " + layers + " is not divisible by layersPerStage " + layersPerStage
+          "layers "
+              + layers
+              + " is not divisible by layersPerStage "
+              + layersPerStage
               + ": every pipeline stage holds the same number of layers; choose layersPerStage"
               + " that divides layers.");
     }
@@ -93,10 +104,24 @@ public record LlamaConfig(
 
   /** A config with HF's default {@code normEps} and {@code ropeTheta}. */
   public static LlamaConfig of(
-      int dim, int layers, int heads, int kvHeads, int ffnDim, int vocab, int seqLen,
+      int dim,
+      int layers,
+      int heads,
+      int kvHeads,
+      int ffnDim,
+      int vocab,
+      int seqLen,
       int layersPerStage) {
     return new LlamaConfig(
-        dim, layers, heads, kvHeads, ffnDim, vocab, seqLen, layersPerStage, DEFAULT_NORM_EPS,
+        dim,
+        layers,
+        heads,
+        kvHeads,
+        ffnDim,
+        vocab,
+        seqLen,
+        layersPerStage,
+        DEFAULT_NORM_EPS,
         DEFAULT_ROPE_THETA);
   }
 
@@ -125,8 +150,16 @@ public record LlamaConfig(
   public void checkStage(int stage) {
     if (stage < 0 || stage >= stages()) {
       throw new IllegalArgumentException(
-          "stage " + stage + " does not exist: this model has " + stages() + " stages ("
-              + layers + " layers / " + layersPerStage + " per stage); use 0.." + (stages() - 1)
+          "stage "
+              + stage
+              + " does not exist: this model has "
+              + stages()
+              + " stages ("
+              + layers
+              + " layers / "
+              + layersPerStage
+              + " per stage); use 0.."
+              + (stages() - 1)
               + ".");
     }
   }
@@ -149,8 +182,14 @@ public record LlamaConfig(
       return fromJson(in, file.toString());
     } catch (IOException e) {
       throw new IllegalArgumentException(
-          "cannot read model spec " + file + ": " + e.getMessage()
-              + "; pass an existing JSON file or a preset name " + PRESETS + ".", e);
+          "cannot read model spec "
+              + file
+              + ": "
+              + e.getMessage()
+              + "; pass an existing JSON file or a preset name "
+              + PRESETS
+              + ".",
+          e);
     }
   }
 
@@ -203,8 +242,14 @@ public record LlamaConfig(
       throw new IllegalArgumentException("cannot read classpath:" + resource + ": " + e, e);
     }
     throw new IllegalArgumentException(
-        "unknown model '" + nameOrPath + "': not a JSON file and not found as a preset (tried "
-            + tried + " and classpath:" + resource + "); use one of " + PRESETS
+        "unknown model '"
+            + nameOrPath
+            + "': not a JSON file and not found as a preset (tried "
+            + tried
+            + " and classpath:"
+            + resource
+            + "); use one of "
+            + PRESETS
             + " or a path to a model spec JSON, and set -Dskippipe.home to the install directory.");
   }
 
@@ -212,7 +257,10 @@ public record LlamaConfig(
     JsonNode v = n.get(key);
     if (v == null || !v.canConvertToInt()) {
       throw new IllegalArgumentException(
-          "model spec " + source + " lacks integer field '" + key
+          "model spec "
+              + source
+              + " lacks integer field '"
+              + key
               + "'; add it (see conf/models/llama-tiny.json).");
     }
     return v.asInt();

@@ -19,8 +19,8 @@ import java.util.SplittableRandom;
  *
  * <p>Initialisation: each parameter draws from its own {@link SplittableRandom} seeded by a mix of
  * the run seed and a 64-bit FNV-1a hash of its HF name, so a stage built alone equals the same
- * stage inside the unsplit model. Matrices are normal(0, 0.02) (HF {@code initializer_range}),
- * norm weights are 1.0.
+ * stage inside the unsplit model. Matrices are normal(0, 0.02) (HF {@code initializer_range}), norm
+ * weights are 1.0.
  */
 public final class ParameterLayout {
   /** Standard deviation of matrix initialisation (HF {@code initializer_range}). */

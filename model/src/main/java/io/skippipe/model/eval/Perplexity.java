@@ -36,18 +36,26 @@ public final class Perplexity {
     if (omitted.contains(0)) {
       throw new IllegalArgumentException(
           "stage 0 cannot be omitted: it holds the embedding, final norm and LM head; omit only"
-              + " stages 1.." + (stages.size() - 1) + ".");
+              + " stages 1.."
+              + (stages.size() - 1)
+              + ".");
     }
     for (int s : omitted) {
       if (s < 0 || s >= stages.size()) {
         throw new IllegalArgumentException(
-            "omitted stage " + s + " does not exist; the model has stages 0.." + (stages.size() - 1));
+            "omitted stage "
+                + s
+                + " does not exist; the model has stages 0.."
+                + (stages.size() - 1));
       }
     }
     if (sequences.isEmpty() || batchSize < 1) {
       throw new IllegalArgumentException(
-          "perplexity needs at least one sequence and batchSize >= 1 (got " + sequences.size()
-              + " sequences, batchSize " + batchSize + ")");
+          "perplexity needs at least one sequence and batchSize >= 1 (got "
+              + sequences.size()
+              + " sequences, batchSize "
+              + batchSize
+              + ")");
     }
     LlamaConfig cfg = stages.get(0).config();
     List<StageModel> kept = new ArrayList<>();
@@ -64,7 +72,10 @@ public final class Perplexity {
       for (int id : flat) {
         if (id < 0 || id >= cfg.vocab()) {
           throw new IllegalArgumentException(
-              "token id " + id + " is outside the vocabulary [0, " + cfg.vocab()
+              "token id "
+                  + id
+                  + " is outside the vocabulary [0, "
+                  + cfg.vocab()
                   + "); evaluate text tokenized with the model's tokenizer.");
         }
       }
@@ -77,7 +88,7 @@ public final class Perplexity {
   }
 
   private static double batchNll(StageModel first, List<StageModel> kept, TokenBatch batch) {
-    try (NDManager scope = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
+    try (NDManager scope = NDManager.newBaseManager(first.device(), "PyTorch")) {
       return AutogradAdapter.withoutGrad(
           () -> {
             Shape bt = new Shape(batch.batch(), batch.seqLen());

@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import java.util.Map;
 
 /**
- * One pre-norm LLaMA decoder layer (HF {@code LlamaDecoderLayer}): {@code h = x +
- * attn(rmsnorm(x)); out = h + mlp(rmsnorm(h))}.
+ * One pre-norm LLaMA decoder layer (HF {@code LlamaDecoderLayer}): {@code h = x + attn(rmsnorm(x));
+ * out = h + mlp(rmsnorm(h))}.
  *
  * <p>Shape legend: B batch, T time, D model channels.
  */

@@ -1,6 +1,5 @@
 package io.skippipe.model.optim;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.skippipe.model.stage.AutogradAdapter;
@@ -22,9 +21,9 @@ import java.util.Map;
  *
  * <p>RMSNorm weights (1-D) get no weight decay, as is usual for LLaMA training. State: {@code m}
  * ({@code exp_avg}) and {@code v} ({@code exp_avg_sq}) per parameter, plus the step count. {@link
- * #exportState()} keys them {@code "<hf name>.exp_avg"} and {@code "<hf name>.exp_avg_sq"}.
- * The state lives in the optimizer's own manager; gradients are not zeroed by the step (call
- * {@link StageModel#zeroGradients()}).
+ * #exportState()} keys them {@code "<hf name>.exp_avg"} and {@code "<hf name>.exp_avg_sq"}. The
+ * state lives in the optimizer's own manager; gradients are not zeroed by the step (call {@link
+ * StageModel#zeroGradients()}).
  */
 public final class AdamW implements AutoCloseable {
   /** Suffix of the first-moment state keys. */
@@ -44,7 +43,7 @@ public final class AdamW implements AutoCloseable {
   public AdamW(StageModel stageModel, AdamWConfig config) {
     this.stageModel = stageModel;
     this.config = config;
-    this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    this.manager = NDManager.newBaseManager(stageModel.device(), "PyTorch");
     this.manager.setName("adamw-stage-" + stageModel.stage());
     for (Map.Entry<String, NDArray> e : stageModel.parameters().entrySet()) {
       expAvg.put(e.getKey(), manager.zeros(e.getValue().getShape()));
@@ -69,7 +68,9 @@ public final class AdamW implements AutoCloseable {
   public void step(double lr, double clipScale) {
     if (!(lr >= 0) || !Double.isFinite(lr) || !(clipScale > 0) || !Double.isFinite(clipScale)) {
       throw new IllegalArgumentException(
-          "AdamW step needs lr >= 0 and clipScale > 0, both finite; got lr=" + lr + ", clipScale="
+          "AdamW step needs lr >= 0 and clipScale > 0, both finite; got lr="
+              + lr
+              + ", clipScale="
               + clipScale);
     }
     long t = step + 1;
@@ -81,8 +82,14 @@ public final class AdamW implements AutoCloseable {
       AutogradAdapter.withoutGrad(
           () -> {
             for (Map.Entry<String, NDArray> e : stageModel.parameters().entrySet()) {
-              update(e.getValue(), expAvg.get(e.getKey()), expAvgSq.get(e.getKey()), lr,
-                  (float) clipScale, stepSize, sqrtBias2);
+              update(
+                  e.getValue(),
+                  expAvg.get(e.getKey()),
+                  expAvgSq.get(e.getKey()),
+                  lr,
+                  (float) clipScale,
+                  stepSize,
+                  sqrtBias2);
             }
             return null;
           });
@@ -91,7 +98,12 @@ public final class AdamW implements AutoCloseable {
   }
 
   private void update(
-      NDArray param, NDArray m, NDArray v, double lr, float clipScale, float stepSize,
+      NDArray param,
+      NDArray m,
+      NDArray v,
+      double lr,
+      float clipScale,
+      float stepSize,
       float sqrtBias2) {
     try (NDManager tmp = manager.newSubManager()) {
       NDArray grad = param.getGradient();
@@ -137,12 +149,19 @@ public final class AdamW implements AutoCloseable {
         float[] v = state.get(key);
         if (v == null) {
           throw new IllegalArgumentException(
-              "optimizer state lacks " + key + "; load the optimizer file saved with these weights.");
+              "optimizer state lacks "
+                  + key
+                  + "; load the optimizer file saved with these weights.");
         }
         if (v.length != expAvg.get(name).getShape().size()) {
           throw new IllegalArgumentException(
-              "optimizer state " + key + " has " + v.length + " values, expected "
-                  + expAvg.get(name).getShape().size() + "; the file belongs to another model.");
+              "optimizer state "
+                  + key
+                  + " has "
+                  + v.length
+                  + " values, expected "
+                  + expAvg.get(name).getShape().size()
+                  + "; the file belongs to another model.");
         }
       }
     }

@@ -4,15 +4,16 @@ package io.skippipe.model.optim;
  * Linear warmup then cosine decay of the learning rate, as in the LLaMA papers.
  *
  * <p>For 0-based optimizer step {@code s}: during warmup ({@code s < warmupSteps}) {@code lr =
- * peakLr · (s+1)/warmupSteps}; afterwards {@code lr = minLr + (peakLr − minLr) · ½(1 + cos(π ·
- * p))} with {@code p = min(1, (s − warmupSteps)/(totalSteps − warmupSteps))}, and {@code minLr}
- * after {@code totalSteps}.
+ * peakLr · (s+1)/warmupSteps}; afterwards {@code lr = minLr + (peakLr − minLr) · ½(1 + cos(π · p))}
+ * with {@code p = min(1, (s − warmupSteps)/(totalSteps − warmupSteps))}, and {@code minLr} after
+ * {@code totalSteps}.
  */
 public record LrSchedule(double peakLr, double minLr, int warmupSteps, int totalSteps) {
 
   public LrSchedule {
     if (!(peakLr > 0) || !Double.isFinite(peakLr)) {
-      throw new IllegalArgumentException("peakLr " + peakLr + " must be a positive number, e.g. 3e-4.");
+      throw new IllegalArgumentException(
+          "peakLr " + peakLr + " must be a positive number, e.g. 3e-4.");
     }
     if (!(minLr >= 0) || minLr > peakLr) {
       throw new IllegalArgumentException(
@@ -23,7 +24,10 @@ public record LrSchedule(double peakLr, double minLr, int warmupSteps, int total
     }
     if (totalSteps <= warmupSteps) {
       throw new IllegalArgumentException(
-          "totalSteps " + totalSteps + " must exceed warmupSteps " + warmupSteps
+          "totalSteps "
+              + totalSteps
+              + " must exceed warmupSteps "
+              + warmupSteps
               + "; the cosine phase needs at least one step.");
     }
   }

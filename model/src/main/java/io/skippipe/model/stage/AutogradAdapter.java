@@ -58,7 +58,9 @@ public final class AutogradAdapter {
   public static void backward(NDArray output, NDArray upstreamGrad) {
     if (!output.getShape().equals(upstreamGrad.getShape())) {
       throw new IllegalArgumentException(
-          "upstream gradient shape " + upstreamGrad.getShape() + " differs from output shape "
+          "upstream gradient shape "
+              + upstreamGrad.getShape()
+              + " differs from output shape "
               + output.getShape());
     }
     JniUtils.backward((PtNDArray) output, (PtNDArray) upstreamGrad, false, false);
@@ -109,8 +111,8 @@ public final class AutogradAdapter {
    *
    * <p>Why not {@code NDArray.set(float[])}: on the PyTorch engine it re-points the tensor at a
    * Java direct buffer that only the calling wrapper keeps alive. For a gradient wrapper that is
-   * closed right after, libtorch's {@code .grad} would then read freed memory (seen as random
-   * AdamW errors of 1e-2). An indexed copy keeps libtorch's storage.
+   * closed right after, libtorch's {@code .grad} would then read freed memory (seen as random AdamW
+   * errors of 1e-2). An indexed copy keeps libtorch's storage.
    */
   public static void assign(NDArray target, float[] values) {
     if (values.length != target.getShape().size()) {

@@ -56,11 +56,11 @@ import java.util.Set;
  * <h2>Weights and gradients</h2>
  *
  * Keyed by Hugging Face names with HF shapes; the stable order of {@link #parameterNames()} is
- * {@link ParameterLayout#forStage}'s order, and {@link #flatGradients()} concatenates the
- * gradients in that order.
+ * {@link ParameterLayout#forStage}'s order, and {@link #flatGradients()} concatenates the gradients
+ * in that order.
  *
- * <p>Shape legend: B batch (sequences per microbatch), T sequence length ({@code
- * config.seqLen()}), D model channels, V vocabulary.
+ * <p>Shape legend: B batch (sequences per microbatch), T sequence length ({@code config.seqLen()}),
+ * D model channels, V vocabulary.
  */
 public final class StageModel implements AutoCloseable {
   /** No cap on microbatches in flight. */
@@ -81,17 +81,19 @@ public final class StageModel implements AutoCloseable {
   private final Set<NDArray> resident = AutogradAdapter.identitySet();
   private final Map<Integer, MicrobatchScope> inFlight = new LinkedHashMap<>();
 
-  private StageModel(LlamaConfig config, int stage, long seed, int maxInFlight) {
+  private StageModel(LlamaConfig config, int stage, long seed, int maxInFlight, Device device) {
     config.checkStage(stage);
     if (maxInFlight < 1) {
       throw new IllegalArgumentException(
-          "maxInFlight " + maxInFlight + " must be >= 1 (microbatches a stage may hold between "
+          "maxInFlight "
+              + maxInFlight
+              + " must be >= 1 (microbatches a stage may hold between "
               + "forward and backward); use the node's memory cap or StageModel.UNLIMITED.");
     }
     this.config = config;
     this.stage = stage;
     this.maxInFlight = maxInFlight;
-    this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    this.manager = NDManager.newBaseManager(device, "PyTorch");
     this.manager.setName("stage-" + stage);
     this.layout = ParameterLayout.forStage(config, stage);
     for (ParameterLayout.Param p : layout) {
@@ -116,12 +118,26 @@ public final class StageModel implements AutoCloseable {
 
   /** Stage {@code stage} of {@code config}, initialised deterministically from {@code seed}. */
   public static StageModel create(LlamaConfig config, int stage, long seed) {
-    return new StageModel(config, stage, seed, UNLIMITED);
+    return new StageModel(config, stage, seed, UNLIMITED, Device.cpu());
   }
 
   /** As {@link #create(LlamaConfig, int, long)} with a cap on microbatches in flight. */
   public static StageModel create(LlamaConfig config, int stage, long seed, int maxInFlight) {
-    return new StageModel(config, stage, seed, maxInFlight);
+    return new StageModel(config, stage, seed, maxInFlight, Device.cpu());
+  }
+
+  /**
+   * As {@link #create(LlamaConfig, int, long, int)} on {@code device} (e.g. {@code Device.gpu(0)}
+   * where DJL's CUDA natives are installed; tests and the embedded default run on the CPU).
+   */
+  public static StageModel create(
+      LlamaConfig config, int stage, long seed, int maxInFlight, Device device) {
+    return new StageModel(config, stage, seed, maxInFlight, device);
+  }
+
+  /** The device holding this stage's parameters and activations. */
+  public Device device() {
+    return manager.getDevice();
   }
 
   /** The model configuration. */
@@ -149,7 +165,8 @@ public final class StageModel implements AutoCloseable {
     try {
       return AutogradAdapter.withGrad(
           () -> {
-            NDArray idsBT = scope.manager().create(toLong(inputIds), new Shape(batch, config.seqLen()));
+            NDArray idsBT =
+                scope.manager().create(toLong(inputIds), new Shape(batch, config.seqLen()));
             NDArray outBTD = applyLayers(embed(idsBT));
             scope.setOutput(outBTD);
             AutogradAdapter.adoptStrays(manager, resident, scope.manager());
@@ -201,8 +218,13 @@ public final class StageModel implements AutoCloseable {
     int batch = batchOf(hiddenIn.length, config.seqLen() * config.dim(), "hiddenIn", "B*T*D");
     if (targets.length != batch * config.seqLen()) {
       throw new IllegalArgumentException(
-          "targets has " + targets.length + " ids but the hidden state holds " + batch
-              + " sequences of " + config.seqLen() + "; pass B*T targets (tokens 1..T).");
+          "targets has "
+              + targets.length
+              + " ids but the hidden state holds "
+              + batch
+              + " sequences of "
+              + config.seqLen()
+              + "; pass B*T targets (tokens 1..T).");
     }
     checkIds(targets, "target id");
     try (NDManager head = manager.newSubManager()) {
@@ -232,19 +254,31 @@ public final class StageModel implements AutoCloseable {
     MicrobatchScope scope = inFlight.remove(microbatch);
     if (scope == null) {
       throw new IllegalStateException(
-          "stage " + stage + " has no forward in flight for microbatch " + microbatch
-              + " (in flight: " + inFlight.keySet() + ")");
+          "stage "
+              + stage
+              + " has no forward in flight for microbatch "
+              + microbatch
+              + " (in flight: "
+              + inFlight.keySet()
+              + ")");
     }
     try (scope) {
       NDArray out = scope.output();
       if (gradOut.length != out.getShape().size()) {
         throw new IllegalArgumentException(
-            "gradOut has " + gradOut.length + " values but stage " + stage + "'s output "
-                + out.getShape() + " has " + out.getShape().size());
+            "gradOut has "
+                + gradOut.length
+                + " values but stage "
+                + stage
+                + "'s output "
+                + out.getShape()
+                + " has "
+                + out.getShape().size());
       }
       NDArray gradBTD = scope.manager().create(gradOut, out.getShape());
       AutogradAdapter.backward(out, gradBTD);
-      float[] gradIn = scope.input() == null ? new float[0] : AutogradAdapter.readGradient(scope.input());
+      float[] gradIn =
+          scope.input() == null ? new float[0] : AutogradAdapter.readGradient(scope.input());
       AutogradAdapter.adoptStrays(manager, resident, scope.manager());
       return gradIn;
     }
@@ -295,7 +329,8 @@ public final class StageModel implements AutoCloseable {
       n += p.size();
     }
     if (n > Integer.MAX_VALUE) {
-      throw new IllegalStateException("stage " + stage + " has " + n + " parameters; too many for one float[]");
+      throw new IllegalStateException(
+          "stage " + stage + " has " + n + " parameters; too many for one float[]");
     }
     return (int) n;
   }
@@ -311,21 +346,31 @@ public final class StageModel implements AutoCloseable {
 
   /**
    * Overwrites this stage's parameters from {@code weights} (keyed by HF name). Every parameter of
-   * this stage must be present with the right element count; keys of other stages are ignored, so
-   * a whole-model map can be loaded into any stage.
+   * this stage must be present with the right element count; keys of other stages are ignored, so a
+   * whole-model map can be loaded into any stage.
    */
   public synchronized void importWeights(Map<String, float[]> weights) {
     for (ParameterLayout.Param p : layout) {
       float[] v = weights.get(p.name());
       if (v == null) {
         throw new IllegalArgumentException(
-            "weights lack " + p.name() + " needed by stage " + stage + "; load a file written for"
+            "weights lack "
+                + p.name()
+                + " needed by stage "
+                + stage
+                + "; load a file written for"
                 + " this model (same layers and layersPerStage).");
       }
       if (v.length != p.size()) {
         throw new IllegalArgumentException(
-            "weight " + p.name() + " has " + v.length + " values but shape "
-                + Arrays.toString(p.shape()) + " needs " + p.size()
+            "weight "
+                + p.name()
+                + " has "
+                + v.length
+                + " values but shape "
+                + Arrays.toString(p.shape())
+                + " needs "
+                + p.size()
                 + "; the file was written for a different model config.");
       }
     }
@@ -350,8 +395,13 @@ public final class StageModel implements AutoCloseable {
   public synchronized void setFlatGradients(float[] flat) {
     if (flat.length != parameterCount()) {
       throw new IllegalArgumentException(
-          "flat gradient has " + flat.length + " values but stage " + stage + " has "
-              + parameterCount() + " parameters");
+          "flat gradient has "
+              + flat.length
+              + " values but stage "
+              + stage
+              + " has "
+              + parameterCount()
+              + " parameters");
     }
     int offset = 0;
     for (ParameterLayout.Param p : layout) {
@@ -446,13 +496,21 @@ public final class StageModel implements AutoCloseable {
   private MicrobatchScope open(int microbatch) {
     if (inFlight.containsKey(microbatch)) {
       throw new IllegalStateException(
-          "stage " + stage + " already holds a forward for microbatch " + microbatch
+          "stage "
+              + stage
+              + " already holds a forward for microbatch "
+              + microbatch
               + "; run its backward (or abort it) before another forward");
     }
     if (inFlight.size() >= maxInFlight) {
       throw new IllegalStateException(
-          "stage " + stage + " already holds " + inFlight.size() + " microbatches in flight "
-              + inFlight.keySet() + ", its memory cap; run a backward first");
+          "stage "
+              + stage
+              + " already holds "
+              + inFlight.size()
+              + " microbatches in flight "
+              + inFlight.keySet()
+              + ", its memory cap; run a backward first");
     }
     MicrobatchScope scope = new MicrobatchScope(microbatch, manager);
     inFlight.put(microbatch, scope);
@@ -501,8 +559,14 @@ public final class StageModel implements AutoCloseable {
     for (int i = 0; i < ids.length; i++) {
       if (ids[i] < 0 || ids[i] >= config.vocab()) {
         throw new IllegalArgumentException(
-            what + " " + ids[i] + " at position " + i + " is outside the vocabulary [0, "
-                + config.vocab() + "); tokenize with the model's tokenizer.");
+            what
+                + " "
+                + ids[i]
+                + " at position "
+                + i
+                + " is outside the vocabulary [0, "
+                + config.vocab()
+                + "); tokenize with the model's tokenizer.");
       }
     }
   }
@@ -510,8 +574,14 @@ public final class StageModel implements AutoCloseable {
   private static int batchOf(int length, int perSequence, String what, String layout) {
     if (length == 0 || length % perSequence != 0) {
       throw new IllegalArgumentException(
-          what + " has " + length + " values, not a positive multiple of " + perSequence
-              + " (" + layout + " with the model's T and D)");
+          what
+              + " has "
+              + length
+              + " values, not a positive multiple of "
+              + perSequence
+              + " ("
+              + layout
+              + " with the model's T and D)");
     }
     return length / perSequence;
   }

@@ -41,7 +41,10 @@ public final class PathTrainer implements AutoCloseable {
   /** One microbatch: id, {@code B·(T+1)} token ids, and the ordered stages it visits. */
   public record Microbatch(int id, int[] tokens, int[] path) {}
 
-  /** What one iteration did: its 0-based step, mean loss, global gradient norm (before clipping), lr. */
+  /**
+   * What one iteration did: its 0-based step, mean loss, global gradient norm (before clipping),
+   * lr.
+   */
   public record StepResult(long step, double meanLoss, double gradNorm, double lr) {}
 
   private final LlamaConfig model;
@@ -74,19 +77,30 @@ public final class PathTrainer implements AutoCloseable {
   public static void checkPath(int[] path, int stages) {
     if (path.length == 0 || path[0] != 0) {
       throw new IllegalArgumentException(
-          "path " + Arrays.toString(path) + " must start at stage 0 (the data node's stage, which"
+          "path "
+              + Arrays.toString(path)
+              + " must start at stage 0 (the data node's stage, which"
               + " embeds tokens and computes the loss); put 0 first.");
     }
     boolean[] seen = new boolean[stages];
     for (int s : path) {
       if (s < 0 || s >= stages) {
         throw new IllegalArgumentException(
-            "path " + Arrays.toString(path) + " names stage " + s + " but the model has stages 0.."
-                + (stages - 1) + "; fix the plan or the model config.");
+            "path "
+                + Arrays.toString(path)
+                + " names stage "
+                + s
+                + " but the model has stages 0.."
+                + (stages - 1)
+                + "; fix the plan or the model config.");
       }
       if (seen[s]) {
         throw new IllegalArgumentException(
-            "path " + Arrays.toString(path) + " visits stage " + s + " twice; a SkipPipe path"
+            "path "
+                + Arrays.toString(path)
+                + " visits stage "
+                + s
+                + " twice; a SkipPipe path"
                 + " visits each stage at most once.");
       }
       seen[s] = true;
@@ -110,8 +124,8 @@ public final class PathTrainer implements AutoCloseable {
 
   /**
    * One iteration: zero gradients, forward/loss/backward of every microbatch along its path
-   * (accumulating gradients of the mean loss), global-norm clipping, AdamW step with the
-   * schedule's lr. Returns the mean loss over the microbatches.
+   * (accumulating gradients of the mean loss), global-norm clipping, AdamW step with the schedule's
+   * lr. Returns the mean loss over the microbatches.
    */
   public StepResult step(List<Microbatch> microbatches) {
     if (microbatches.isEmpty()) {

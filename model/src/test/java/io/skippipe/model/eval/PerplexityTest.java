@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Perplexity with stages omitted equals exp of the loss of the reduced path [0, kept stages in
- * order] computed through the host-buffer API (a different code path: float copies between
- * stages, mean instead of summed NLL, grad mode on).
+ * order] computed through the host-buffer API (a different code path: float copies between stages,
+ * mean instead of summed NLL, grad mode on).
  */
 class PerplexityTest {
   static final LlamaConfig CFG = LlamaConfig.of(16, 4, 2, 1, 24, 32, 8, 1);
@@ -39,14 +39,18 @@ class PerplexityTest {
     }
     try {
       for (Set<Integer> omitted : List.of(Set.<Integer>of(), Set.of(2), Set.of(1, 3))) {
-        int[] path = java.util.stream.IntStream.range(0, CFG.stages())
-            .filter(s -> !omitted.contains(s)).toArray();
+        int[] path =
+            java.util.stream.IntStream.range(0, CFG.stages())
+                .filter(s -> !omitted.contains(s))
+                .toArray();
         // batches of 2 sequences; every batch has the same token count, so the mean of the
         // per-batch mean losses is the mean over all tokens
         double lossSum = 0;
         for (int b = 0; b < 3; b++) {
-          int[] tokens = java.util.stream.Stream.of(seqs.get(2 * b), seqs.get(2 * b + 1))
-              .flatMapToInt(java.util.Arrays::stream).toArray();
+          int[] tokens =
+              java.util.stream.Stream.of(seqs.get(2 * b), seqs.get(2 * b + 1))
+                  .flatMapToInt(java.util.Arrays::stream)
+                  .toArray();
           TokenBatch tb = TokenBatch.of(tokens, CFG.seqLen());
           float[] h = stages.get(0).forwardTokens(b, tb.inputIds());
           for (int i = 1; i < path.length; i++) {
@@ -66,12 +70,15 @@ class PerplexityTest {
       assertNotEquals(
           Perplexity.evaluate(stages, seqs, Set.of(), 6).meanNll(),
           Perplexity.evaluate(stages, seqs, Set.of(2), 6).meanNll());
-      assertThrows(IllegalArgumentException.class,
-          () -> Perplexity.evaluate(stages, seqs, Set.of(0), 2));
-      assertThrows(IllegalArgumentException.class,
-          () -> Perplexity.evaluate(stages, seqs, Set.of(9), 2));
-      assertThrows(IllegalArgumentException.class,
-          () -> Perplexity.evaluate(stages, List.of(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 99}), Set.of(), 2));
+      assertThrows(
+          IllegalArgumentException.class, () -> Perplexity.evaluate(stages, seqs, Set.of(0), 2));
+      assertThrows(
+          IllegalArgumentException.class, () -> Perplexity.evaluate(stages, seqs, Set.of(9), 2));
+      assertThrows(
+          IllegalArgumentException.class,
+          () ->
+              Perplexity.evaluate(
+                  stages, List.of(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 99}), Set.of(), 2));
     } finally {
       stages.forEach(StageModel::close);
     }

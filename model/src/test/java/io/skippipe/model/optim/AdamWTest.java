@@ -130,8 +130,8 @@ class AdamWTest {
     assertEquals(1e-4, s.lr(110), 1e-12);
     assertEquals(1e-4, s.lr(500), 1e-12);
     assertThrows(IllegalArgumentException.class, () -> new LrSchedule(1e-3, 1e-4, 10, 10));
-    assertEquals(0.5, GradientClipping.clipScale(GradientClipping.globalNorm(3, 1) * 2 - 1e-6, 2),
-        1e-9);
+    assertEquals(
+        0.5, GradientClipping.clipScale(GradientClipping.globalNorm(3, 1) * 2 - 1e-6, 2), 1e-9);
     assertEquals(1.0, GradientClipping.clipScale(0.5, 1.0));
   }
 }

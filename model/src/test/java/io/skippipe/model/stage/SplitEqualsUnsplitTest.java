@@ -122,7 +122,8 @@ class SplitEqualsUnsplitTest {
         assertTrue(d <= TOL, name + "[" + i + "]: expected " + e[i] + " got " + a[i]);
       }
     }
-    System.out.printf("max |grad diff| = %.3e over %d tensors (largest |grad| %.3e)%n",
+    System.out.printf(
+        "max |grad diff| = %.3e over %d tensors (largest |grad| %.3e)%n",
         worst, expected.size(), largest);
     assertTrue(largest > 1e-4, "gradients must not be trivially zero");
   }
@@ -141,8 +142,8 @@ class SplitEqualsUnsplitTest {
     for (int layersPerStage : new int[] {6, 4, 3}) {
       LlamaConfig cfg = config(layersPerStage);
       List<StageModel> parts = stages(cfg);
-      float loss = split(parts, 0, io.skippipe.model.train.PathTrainer.fullPath(cfg.stages()),
-          tokens, 1f);
+      float loss =
+          split(parts, 0, io.skippipe.model.train.PathTrainer.fullPath(cfg.stages()), tokens, 1f);
       System.out.printf("%d stages: loss %.8f vs unsplit %.8f%n", cfg.stages(), loss, expectedLoss);
       assertEquals(expectedLoss, loss, TOL);
       assertSameGradients(expected, gradients(parts));
@@ -213,8 +214,10 @@ class SplitEqualsUnsplitTest {
     assertEquals(3, parts.get(0).inFlight());
     for (int mb : new int[] {2, 0, 1}) {
       final int m = mb;
-      LossResult r = on(threads.get(0),
-          () -> parts.get(0).lossAndBackwardStart(m, hidden[m], batches[m].targets(), scale));
+      LossResult r =
+          on(
+              threads.get(0),
+              () -> parts.get(0).lossAndBackwardStart(m, hidden[m], batches[m].targets(), scale));
       assertEquals(expectedLoss[mb], r.loss(), TOL);
       float[] g = r.gradHidden();
       for (int i = paths[mb].length - 1; i >= 1; i--) {

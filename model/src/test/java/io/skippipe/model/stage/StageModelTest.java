@@ -30,9 +30,11 @@ class StageModelTest {
       }
       assertEquals(CFG.parameterCount(), s0.parameterCount() + (long) s1.parameterCount());
       assertEquals(
-          List.of("model.layers.2.input_layernorm.weight", "model.layers.2.self_attn.q_proj.weight"),
+          List.of(
+              "model.layers.2.input_layernorm.weight", "model.layers.2.self_attn.q_proj.weight"),
           s1.parameterNames().subList(0, 2));
-      assertArrayEquals(new long[] {8, 16}, s1.parameterShapes().get("model.layers.2.self_attn.k_proj.weight"));
+      assertArrayEquals(
+          new long[] {8, 16}, s1.parameterShapes().get("model.layers.2.self_attn.k_proj.weight"));
     }
   }
 
@@ -94,7 +96,9 @@ class StageModelTest {
       assertThrows(IllegalArgumentException.class, () -> s1.forward(3, new float[5]));
       assertThrows(IllegalStateException.class, () -> s1.forwardTokens(3, new int[8]));
       IllegalArgumentException id =
-          assertThrows(IllegalArgumentException.class, () -> s0.forwardTokens(0, new int[] {0, 1, 2, 3, 4, 5, 6, 32}));
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> s0.forwardTokens(0, new int[] {0, 1, 2, 3, 4, 5, 6, 32}));
       assertTrue(id.getMessage().contains("vocabulary"), id.getMessage());
       assertEquals(0, s0.inFlight());
       assertThrows(IllegalStateException.class, () -> s0.forward(0, h));

@@ -25,8 +25,13 @@ class StageSmokeTest {
       float[] g = s.backward(0, r.gradHidden());
       assertEquals(0, g.length);
       assertTrue(s.gradientSumOfSquares() > 0);
-      System.out.println("intra-op threads " + ai.djl.pytorch.jni.JniUtils.getNumThreads()
-          + ", open arrays " + s.openArrayCount() + " params " + s.parameterNames().size());
+      System.out.println(
+          "intra-op threads "
+              + ai.djl.pytorch.jni.JniUtils.getNumThreads()
+              + ", open arrays "
+              + s.openArrayCount()
+              + " params "
+              + s.parameterNames().size());
     }
   }
 }

@@ -51,7 +51,8 @@ class PathTrainerTest {
     LlamaConfig cfg = LlamaConfig.of(32, 4, 4, 2, 64, 32, 16, 1);
     int steps = 120;
     PathTrainer.Config tc =
-        new PathTrainer.Config(7, AdamWConfig.llamaDefaults(), new LrSchedule(1e-2, 1e-3, 10, steps), 1.0);
+        new PathTrainer.Config(
+            7, AdamWConfig.llamaDefaults(), new LrSchedule(1e-2, 1e-3, 10, steps), 1.0);
     int[][] paths = {{0, 1, 2, 3}, {0, 2, 3}, {0, 1, 3}, {0, 2, 1, 3}};
     List<int[]> heldOut = successorSequences(8, cfg.seqLen(), cfg.vocab(), 999);
     try (PathTrainer trainer = new PathTrainer(cfg, tc)) {
@@ -75,7 +76,12 @@ class PathTrainerTest {
       System.out.printf(
           "ln V = %.4f, first loss %.4f, last loss %.4f; held-out NLL %.4f -> %.4f (ppl %.3f),"
               + " stage 2 omitted %.4f%n",
-          Math.log(cfg.vocab()), first, last, before, after.meanNll(), after.perplexity(),
+          Math.log(cfg.vocab()),
+          first,
+          last,
+          before,
+          after.meanNll(),
+          after.perplexity(),
           omitted.meanNll());
       // start: weights ~ N(0, 0.02) give near-uniform predictions, loss ≈ ln V
       assertEquals(Math.log(cfg.vocab()), first, 0.1);
@@ -97,8 +103,9 @@ class PathTrainerTest {
       for (int step = 0; step < 300; step++) {
         List<PathTrainer.Microbatch> mbs = new ArrayList<>();
         for (int m = 0; m < 2; m++) {
-          mbs.add(new PathTrainer.Microbatch(
-              m, concat(successorSequences(2, cfg.seqLen(), cfg.vocab(), step + m)), paths[m]));
+          mbs.add(
+              new PathTrainer.Microbatch(
+                  m, concat(successorSequences(2, cfg.seqLen(), cfg.vocab(), step + m)), paths[m]));
         }
         trainer.step(mbs);
         // the host-buffer round trips the runtime makes every iteration must not leak either
@@ -106,15 +113,21 @@ class PathTrainerTest {
         s1.setFlatGradients(s1.flatGradients());
         StageModel s0 = trainer.stages().get(0);
         s0.importWeights(s0.exportWeights());
-        trainer.optimizers().get(1).importState(
-            trainer.optimizers().get(1).exportState(), trainer.optimizers().get(1).step());
+        trainer
+            .optimizers()
+            .get(1)
+            .importState(
+                trainer.optimizers().get(1).exportState(), trainer.optimizers().get(1).step());
         if (step == 0) {
           counts0 = counts(trainer);
         }
       }
       int[] counts300 = counts(trainer);
-      System.out.println("open arrays after step 1: " + java.util.Arrays.toString(counts0)
-          + ", after 300: " + java.util.Arrays.toString(counts300));
+      System.out.println(
+          "open arrays after step 1: "
+              + java.util.Arrays.toString(counts0)
+              + ", after 300: "
+              + java.util.Arrays.toString(counts300));
       assertEquals(java.util.Arrays.toString(counts0), java.util.Arrays.toString(counts300));
       // exactly the parameters + rotary cos/sin + causal mask per stage; 2 moments per parameter
       for (int s = 0; s < cfg.stages(); s++) {
@@ -139,11 +152,16 @@ class PathTrainerTest {
   @Test
   void badPathsAreRejectedWithTheRule() {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> PathTrainer.checkPath(new int[] {1, 0}, 4));
+        assertThrows(
+            IllegalArgumentException.class, () -> PathTrainer.checkPath(new int[] {1, 0}, 4));
     assertTrue(e.getMessage().contains("start at stage 0"));
-    e = assertThrows(IllegalArgumentException.class, () -> PathTrainer.checkPath(new int[] {0, 2, 2}, 4));
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> PathTrainer.checkPath(new int[] {0, 2, 2}, 4));
     assertTrue(e.getMessage().contains("twice"));
-    e = assertThrows(IllegalArgumentException.class, () -> PathTrainer.checkPath(new int[] {0, 4}, 4));
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> PathTrainer.checkPath(new int[] {0, 4}, 4));
     assertTrue(e.getMessage().contains("stages 0..3"));
   }
 }

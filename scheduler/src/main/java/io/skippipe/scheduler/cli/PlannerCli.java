@@ -118,7 +118,8 @@ public final class PlannerCli {
 
   private static PlannerConfig config(Args a, String method) {
     PlannerConfig d = PlannerConfig.defaults(method);
-    return new PlannerConfig(method, dbl(a, "--skip-ratio", null), integer(a, "--path-length", null),
+    return new PlannerConfig(method, dbl(a, "--skip-ratio", null),
+        integer(a, "--path-length", null),
         a.values().containsKey("--seed") ? lng(a, "--seed") : d.seed(),
         a.values().containsKey("--stages") ? stages(a.values().get("--stages")) : null,
         a.values().getOrDefault("--allocator", d.allocator()),

@@ -41,7 +41,8 @@ public final class CostModel {
       lossMicros[x] = micros(forwardSeconds[x] / 4.0);
       for (int y = 0; y < n; y++) {
         hopMicros[x][y] = x == y ? 0 : micros(hopSeconds[x][y]);
-        linkBusyMicros[x][y] = x == y || linkBusySeconds == null ? 0 : micros(linkBusySeconds[x][y]);
+        linkBusyMicros[x][y] =
+            x == y || linkBusySeconds == null ? 0 : micros(linkBusySeconds[x][y]);
       }
     }
     this.memory = memory.clone();

@@ -95,7 +95,8 @@ final class Inputs {
               + dataNodes + " data nodes", "memory too small for any plan: even one path per "
               + "data node needs " + (long) dataNodes * (limits.pathLength() - 1)
               + " visits of non-data stages, the caps allow " + capacity,
-          "raise memory / stageCap, use a shorter path (higher skip ratio) or more nodes per stage");
+          "raise memory / stageCap, use a shorter path (higher skip ratio) or more nodes per"
+              + " stage");
     }
     return new RouteConfig(limits, m, Math.max(slots, 1), cfg.cbsMaxNodes(), cfg.cbsGoals(),
         cfg.cbsBranching());

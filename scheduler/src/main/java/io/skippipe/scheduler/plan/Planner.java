@@ -29,7 +29,8 @@ public final class Planner {
   public static Plan plan(ClusterProfile profile, ModelSpec model, PlannerConfig cfg) {
     Constraints limits = Inputs.check(profile, model, cfg);
     CostModel costs = CostModel.of(profile, model);
-    List<List<Integer>> stages = cfg.stages() != null ? cfg.stages() : allocate(costs, profile, cfg);
+    List<List<Integer>> stages =
+        cfg.stages() != null ? cfg.stages() : allocate(costs, profile, cfg);
     RouteConfig routing = Inputs.routeConfig(profile, model, cfg, limits, stages);
     Schedule schedule = Methods.router(cfg.method()).route(stages, costs, routing, rng(cfg, 1));
     SimulationResult sim = Simulator.run(schedule, costs);

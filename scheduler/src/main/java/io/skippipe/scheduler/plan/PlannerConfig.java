@@ -4,7 +4,8 @@ import java.util.List;
 
 /**
  * Everything the planner can be told, parsed once at the edge (CLI flags, Spark conf keys). Null
- * means "the default": path length {@code K − ceil(K/4)} (the reference's ℓ=4 of 6, 6 of 8, 3 of 4),
+ * means "the default": path length {@code K − ceil(K/4)} (the reference's ℓ=4 of 6, 6 of 8, 3 of
+ * 4),
  * memory the smallest node memory, stage cap {@code (smallest non-data stage) × memory} (spec
  * §2.2: #S_1·mem).
  *

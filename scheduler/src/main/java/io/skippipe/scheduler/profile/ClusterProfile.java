@@ -10,7 +10,7 @@ import java.util.TreeMap;
  * stage sizes, the link table between locations and the cost constants.
  *
  * @param links link per unordered location pair, keyed by {@link #pairKey}
- * @param defaultLink link used for a pair missing from the table (and for two nodes in one location)
+ * @param defaultLink link for a pair missing from the table (and for two nodes in one location)
  * @param hopOverheadSeconds fixed cost added to every hop (host-device copies, serialization)
  * @param computeSecondsPerSampleLayer forward seconds per sample per layer on a speed-1.0 node
  * @param linkContention whether transfers over one directed link queue behind each other

@@ -8,7 +8,7 @@ import io.skippipe.scheduler.plan.PlanningException;
  * @param id node id, equal to its index in the profile
  * @param location name of its location; links are looked up by location pair
  * @param speed relative compute speed (1.0 = the profile's computeSecondsPerSampleLayer)
- * @param memoryMicrobatches how many microbatch activations it can hold (forward done, backward not)
+ * @param memoryMicrobatches microbatch activations it can hold (forward done, backward not)
  */
 public record Node(int id, String location, double speed, int memoryMicrobatches) {
   public Node {

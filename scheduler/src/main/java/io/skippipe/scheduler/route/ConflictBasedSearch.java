@@ -76,48 +76,90 @@ final class ConflictBasedSearch {
   private record CtNode(long[] avoidStages, boolean[][] avoidNodes, List<List<Constraint>> waits,
       AgentPlan[] plans, long makespan, long excess, long sumEnd, long seq) {}
 
-  /** Runs the search; returns null when no node satisfying TC1 was found within the budget. */
+  private long seq;
+  private int expanded;
+  private int candidates;
+  private int[][] best;
+  private double bestTime = Double.POSITIVE_INFINITY;
+  private final Set<String> simulated = new HashSet<>();
+
+  /**
+   * Runs the search; returns null when no node satisfying TC1 was found within the budget.
+   *
+   * <p>Phase 1 is textbook CBS: the root gives every agent its own best path, conflicts are split
+   * as described above (with {@code 2/5} of the node budget). Phase 2 (when phase 1 found no
+   * TC1-feasible node, or to collect more TC2 candidates) starts from prioritized-planning roots:
+   * agents in order of slot, then data node (every data node's first path before anyone's
+   * second), each avoiding the stages and nodes the agents before it already fill to their caps;
+   * one of these roots also makes each agent take the stages the agents after it will need (a
+   * capacity look-ahead, so the last agents are not stranded when the caps are tight).
+   */
   Result search() {
     int a = agents.size();
-    int n = costs.size();
-    AgentPlan[] plans = new AgentPlan[a];
     List<List<Constraint>> waits = new ArrayList<>();
-    // Root: prioritized planning — agents in order of slot, then data node (every data node's
-    // first path before anyone's second), each avoiding the stages and nodes that the agents
-    // planned before it already fill to their caps. Leftover TC1 conflicts are resolved by CBS.
-    List<Integer> order = new ArrayList<>();
     for (int i = 0; i < a; i++) {
-      order.add(i);
       waits.add(List.of());
     }
-    order.sort((x, y) -> agents.get(x).slot() != agents.get(y).slot()
-        ? Integer.compare(agents.get(x).slot(), agents.get(y).slot()) : Integer.compare(x, y));
-    for (int r = 0; r < order.size(); r++) {
-      int i = order.get(r);
-      long require = requiredForRest(plans, order.size() - 1 - r);
-      plans[i] = astar.plan(agents.get(i), fullStages(plans, i, 0L), require,
-          fullNodes(plans, i, null), List.of(), tie(i));
-      if (plans[i] == null) {
-        plans[i] = replan(i, plans, 0L, null, List.of());
-      }
-      if (plans[i] == null) {
+    AgentPlan[] independent = new AgentPlan[a];
+    for (int i = 0; i < a; i++) {
+      independent[i] = astar.plan(agents.get(i), 0L, null, List.of(), tie(i));
+      if (independent[i] == null) {
         return null;
       }
     }
-    long[] seq = {0};
+    int[][] first = explore(List.of(node(new long[a], new boolean[a][], waits, independent,
+        seq++)), options.maxNodes() * 2 / 5);
+    if (!options.tc2() && first != null) {
+      return new Result(first, expanded, 1, Double.NaN);
+    }
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i < a; i++) {
+      order.add(i);
+    }
+    order.sort((x, y) -> agents.get(x).slot() != agents.get(y).slot()
+        ? Integer.compare(agents.get(x).slot(), agents.get(y).slot()) : Integer.compare(x, y));
+    List<CtNode> roots = new ArrayList<>();
+    for (boolean lookAhead : new boolean[] {true, false}) {
+      AgentPlan[] plans = new AgentPlan[a];
+      for (int r = 0; r < order.size() && plans != null; r++) {
+        int i = order.get(r);
+        long require = lookAhead ? requiredForRest(plans, order.size() - 1 - r) : 0L;
+        plans[i] = astar.plan(agents.get(i), fullStages(plans, i, 0L), require,
+            fullNodes(plans, i, null), List.of(), tie(i));
+        if (plans[i] == null) {
+          plans[i] = replan(i, plans, 0L, null, List.of());
+        }
+        if (plans[i] == null) {
+          plans = null;
+        }
+      }
+      if (plans != null) {
+        roots.add(node(new long[a], new boolean[a][], waits, plans, seq++));
+      }
+    }
+    int[][] second = explore(roots, options.maxNodes() - expanded);
+    if (!options.tc2()) {
+      return second == null ? null : new Result(second, expanded, 1, Double.NaN);
+    }
+    return best == null ? null : new Result(best, expanded, candidates, bestTime);
+  }
+
+  /**
+   * Best-first search of the constraint tree from the given roots for at most {@code budget}
+   * expansions. Without TC2 returns the first TC1-feasible node's paths (or null); with TC2
+   * ranks every TC1-feasible node by simulation into {@link #best} and returns null.
+   */
+  private int[][] explore(List<CtNode> roots, int budget) {
     PriorityQueue<CtNode> open = new PriorityQueue<>((x, y) -> x.excess != y.excess
         ? Long.compare(x.excess, y.excess) : x.makespan != y.makespan
         ? Long.compare(x.makespan, y.makespan) : x.sumEnd != y.sumEnd
         ? Long.compare(x.sumEnd, y.sumEnd) : Long.compare(x.seq, y.seq));
-    open.add(node(new long[a], new boolean[a][], waits, plans, seq[0]++));
-    int expanded = 0;
+    open.addAll(roots);
     int goals = 0;
-    int candidates = 0;
-    int[][] best = null;
-    double bestTime = Double.POSITIVE_INFINITY;
-    Set<String> simulated = new HashSet<>();
-    while (!open.isEmpty() && expanded < options.maxNodes()) {
+    int used = 0;
+    while (!open.isEmpty() && used < budget) {
       CtNode ct = open.poll();
+      used++;
       expanded++;
       if (DEBUG && expanded % 250 == 0) {
         System.err.println("cbs " + expanded + " excess " + ct.excess + " makespan "
@@ -127,7 +169,7 @@ final class ConflictBasedSearch {
       if (conflict == null) {
         int[][] paths = paths(ct);
         if (!options.tc2()) {
-          return new Result(paths, expanded, 1, Double.NaN);
+          return paths;
         }
         String sig = Arrays.deepToString(paths);
         if (simulated.add(sig)) {
@@ -147,13 +189,13 @@ final class ConflictBasedSearch {
         }
       }
       for (Constraint c : conflict.childConstraints()) {
-        CtNode child = child(ct, c, seq[0]++);
+        CtNode child = child(ct, c, seq++);
         if (child != null) {
           open.add(child);
         }
       }
     }
-    return best == null ? null : new Result(best, expanded, candidates, bestTime);
+    return null;
   }
 
   private int[] tie(int agent) {

@@ -17,8 +17,8 @@ public record RouteConfig(Constraints limits, int microbatchesPerDataNode, int s
   public RouteConfig {
     if (microbatchesPerDataNode < 1 || slotsPerDataNode < 1 || cbsMaxNodes < 1 || cbsGoals < 1
         || cbsBranching < 1) {
-      throw new IllegalArgumentException("router settings must be positive: " + microbatchesPerDataNode
-          + " microbatches, " + slotsPerDataNode + " slots, cbsMaxNodes " + cbsMaxNodes
+      throw new IllegalArgumentException("router settings must be positive: "
+          + microbatchesPerDataNode + " microbatches, " + slotsPerDataNode + " slots, cbsMaxNodes " + cbsMaxNodes
           + ", cbsGoals " + cbsGoals + ", cbsBranching " + cbsBranching);
     }
   }

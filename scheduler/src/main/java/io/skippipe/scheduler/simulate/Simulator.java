@@ -30,7 +30,7 @@ public final class Simulator {
   private static final int ARRIVE = 0;
   private static final int DONE = 1;
 
-  /** Event: at {@code time}, microbatch {@code mb}'s task {@code task} arrives at / ends on node. */
+  /** Event: at {@code time}, task {@code task} of microbatch {@code mb} arrives or ends. */
   private record Event(long time, long seq, int type, int mb, int task) {}
 
   /** Simulates a plan on the cost model of its own cluster and model. */

@@ -17,7 +17,7 @@ import java.util.TreeSet;
 public final class ChromeTrace {
   private ChromeTrace() {}
 
-  /** Writes the trace as one JSON object {@code {"traceEvents":[...]}}. Does not close the stream. */
+  /** Writes the trace as one JSON object with {@code traceEvents}. Does not close the stream. */
   public static void write(List<Span> spans, OutputStream out) {
     try {
       Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);

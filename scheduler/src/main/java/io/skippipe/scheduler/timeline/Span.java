@@ -8,7 +8,8 @@ package io.skippipe.scheduler.timeline;
  * {@link Kind#SEND} and {@link Kind#RECV} spans {@code node} is the node doing the sending or
  * receiving. Times are microseconds from the start of the iteration (or run).
  */
-public record Span(int node, int stage, int microbatch, Kind kind, long startMicros, long endMicros) {
+public record Span(
+    int node, int stage, int microbatch, Kind kind, long startMicros, long endMicros) {
 
   /** What the node is doing during the span. */
   public enum Kind {

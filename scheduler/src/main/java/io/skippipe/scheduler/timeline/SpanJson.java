@@ -32,7 +32,7 @@ public final class SpanJson {
         + s.startMicros() + ",\"endMicros\":" + s.endMicros() + "}";
   }
 
-  /** Parses one line written by {@link #toLine}; throws IllegalArgumentException naming the line. */
+  /** Parses one line written by {@link #toLine}; a malformed line is named in the exception. */
   public static Span fromLine(String line) {
     try {
       JsonNode n = MAPPER.readTree(line);

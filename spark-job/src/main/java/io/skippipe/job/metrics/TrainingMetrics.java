@@ -130,12 +130,14 @@ public final class TrainingMetrics {
 
   /** Mean idle fraction over the nodes this JVM hosts (one in a cluster, several in local mode). */
   public double nodeIdleFraction() {
-    return nodes.values().stream().mapToDouble(NodeShare::idleFraction).average().orElse(Double.NaN);
+    return nodes.values().stream().mapToDouble(NodeShare::idleFraction).average()
+        .orElse(Double.NaN);
   }
 
   /** Mean busy fraction over the nodes this JVM hosts. */
   public double nodeBusyFraction() {
-    return nodes.values().stream().mapToDouble(NodeShare::busyFraction).average().orElse(Double.NaN);
+    return nodes.values().stream().mapToDouble(NodeShare::busyFraction).average()
+        .orElse(Double.NaN);
   }
 
   /** Nodes this JVM has recorded. */

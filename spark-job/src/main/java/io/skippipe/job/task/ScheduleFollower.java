@@ -98,8 +98,12 @@ public final class ScheduleFollower {
     this.epochMicros = epochMicros;
   }
 
-  static long nowMicros() {
-    return System.currentTimeMillis() * 1000L + (System.nanoTime() / 1000L) % 1000L;
+  private static final long BASE_WALL_MICROS = System.currentTimeMillis() * 1000L;
+  private static final long BASE_NANOS = System.nanoTime();
+
+  /** Wall-clock microseconds, monotonic within a JVM (wall clock at class load + nanoTime). */
+  public static long nowMicros() {
+    return BASE_WALL_MICROS + (System.nanoTime() - BASE_NANOS) / 1000L;
   }
 
   private long rel(long wallMicros) {

@@ -33,11 +33,13 @@ class ConfigDocTest {
         .append(" do not edit. Regenerate:\n")
         .append("     mvn -B -o -q -pl spark-job test -Dtest=ConfigDocTest")
         .append(" -Dskippipe.regenerate=true -->\n\n");
-    b.append("Every setting of the training job is a Spark conf key `spark.skippipe.*` (spark-submit")
+    b.append("Every setting of the training job is a Spark conf key `spark.skippipe.*`")
+        .append(" (spark-submit")
         .append(" drops `--conf`\nkeys that do not start with `spark.`). Set them with")
         .append(" `spark-submit --conf key=value`, in\n`spark-defaults.conf`, in a properties file")
         .append(" passed to `bin/skippipe train --conf FILE`, or with\n`bin/skippipe train --set")
-        .append(" key=value`. `conf/skippipe-defaults.properties` lists the same keys and\ndefaults;")
+        .append(" key=value`. `conf/skippipe-defaults.properties` lists the same keys and")
+        .append("\ndefaults;")
         .append(" an unknown `spark.skippipe.*` key is rejected with the nearest known one.\n");
     String group = "";
     for (ConfigKeys.Key k : ConfigKeys.all()) {

@@ -39,13 +39,13 @@ import org.yaml.snakeyaml.Yaml;
 /**
  * Checks the deployment artifacts under {@code deploy/} against the code and the defaults file:
  * every {@code spark.skippipe.*} key they (and the docs) use exists, every key is read by the code,
- * the Kubernetes YAML has what the Spark operator requires, and every jar name and class they name is
- * the one the build produces.
+ * the Kubernetes YAML has what the Spark operator requires, and every jar name and class they
+ * name is the one the build produces.
  */
 class DeployArtifactsTest {
   private static final Path ROOT = Paths.get(System.getProperty("skippipe.repo.root", ".."))
       .toAbsolutePath().normalize();
-  /** {@code spark.skippipe.} followed by dotted identifiers; a sentence's final dot is not part of it. */
+  /** {@code spark.skippipe.} and dotted identifiers; a sentence's final dot is not part of it. */
   private static final Pattern KEY =
       Pattern.compile("spark\\.skippipe\\.[A-Za-z0-9_]+(?:\\.[A-Za-z0-9_]+)*");
   /** The usage line's placeholder ({@code --set spark.skippipe.key=value}), not a key. */
@@ -70,7 +70,8 @@ class DeployArtifactsTest {
       }
     }
     assertTrue(unknown.isEmpty(), "spark.skippipe.* keys used but missing from"
-        + " conf/skippipe-defaults.properties (a typo, or a key the code does not have): " + unknown);
+        + " conf/skippipe-defaults.properties (a typo, or a key the code does not have): "
+        + unknown);
   }
 
   /**
@@ -117,7 +118,8 @@ class DeployArtifactsTest {
     assertTrue(meta.get("name") instanceof String n && n.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?"),
         "metadata.name must be a DNS-1123 label: " + meta.get("name"));
     Map<String, Object> spec = map(app, "spec");
-    assertTrue(Set.of("Java", "Scala").contains(spec.get("type")), "spec.type: " + spec.get("type"));
+    assertTrue(Set.of("Java", "Scala").contains(spec.get("type")),
+        "spec.type: " + spec.get("type"));
     assertEquals("cluster", spec.get("mode"));
     assertTrue(spec.get("image") instanceof String s && !s.isBlank(), "spec.image");
     assertEquals(MAIN_CLASS, spec.get("mainClass"));
@@ -169,8 +171,8 @@ class DeployArtifactsTest {
     String jar = distJarName();
     assertTrue(docker.contains("COPY spark-job/target/" + jar + " /opt/skippipe/" + jar),
         "Dockerfile must copy the dist jar to /opt/skippipe/" + jar);
-    Map<String, Object> sparkConf = map(map(yaml("deploy/kubernetes/sparkapplication.yaml"), "spec"),
-        "sparkConf");
+    Map<String, Object> sparkConf =
+        map(map(yaml("deploy/kubernetes/sparkapplication.yaml"), "spec"), "sparkConf");
     String script = (String) sparkConf.get("spark.executor.resource.gpu.discoveryScript");
     assertTrue(docker.contains("COPY deploy/kubernetes/getGpusResources.sh " + script),
         "Dockerfile must put the discovery script at " + script);
@@ -275,7 +277,7 @@ class DeployArtifactsTest {
     assertEquals(1, none.exitCode, "without nvidia-smi the script must fail: " + none.output);
   }
 
-  // --- helpers ------------------------------------------------------------------------------------
+  // --- helpers ----------------------------------------------------------------------------------
 
   static String distJarName() throws IOException {
     Matcher m = Pattern.compile("(?s)<parent>.*?<version>([^<]+)</version>.*?</parent>")

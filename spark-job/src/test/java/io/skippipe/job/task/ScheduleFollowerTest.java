@@ -58,7 +58,7 @@ class ScheduleFollowerTest {
   }
 
   @ParameterizedTest(name = "{0} over {1}, {2} iterations")
-  @CsvSource({"skippipe,memory,1", "dtfm,memory,1", "skippipe,tcp,2"})
+  @CsvSource({"skippipe,memory,1", "dtfm,memory,1", "skippipe,memory,2", "skippipe,tcp,2"})
   void weightsEqualThePathTrainerAfterTraining(String method, String transport, int iterations)
       throws Exception {
     Plan plan = method.equals("dtfm") ? TestPlans.dtfm() : TestPlans.skippipe();
@@ -97,8 +97,13 @@ class ScheduleFollowerTest {
             ScheduleFollower f = new ScheduleFollower(plan, me, stage, opt,
                 new Mailbox(endpoints.get(me)),
                 new ScheduleFollower.Settings(CLIP, 20_000, false, 1.0), spans::add, epoch);
-            for (int it = 0; it < iterations; it++) {
-              stats.add(f.runIteration(it, LR, TestPlans::tokens));
+            try {
+              for (int it = 0; it < iterations; it++) {
+                stats.add(f.runIteration(it, LR, TestPlans::tokens));
+              }
+            } catch (Exception e) {
+              endpoints.get(me).abort(e.toString());
+              throw e;
             }
             return stage.exportWeights();
           }

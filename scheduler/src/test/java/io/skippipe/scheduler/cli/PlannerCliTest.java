@@ -1,0 +1,177 @@
+package io.skippipe.scheduler.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.skippipe.scheduler.plan.Plan;
+import io.skippipe.scheduler.plan.PlanCodec;
+import io.skippipe.scheduler.timeline.Span;
+import io.skippipe.scheduler.timeline.SpanJson;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The planner commands through {@link PlannerCli#run}: happy paths and every bad input. */
+class PlannerCliTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String[] QUICK = {"--gcma-population", "20", "--gcma-trials", "200"};
+
+  @TempDir Path dir;
+
+  private record Result(int code, String out, String err) {}
+
+  private static Result run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = PlannerCli.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Result(code, out.toString(StandardCharsets.UTF_8),
+        err.toString(StandardCharsets.UTF_8));
+  }
+
+  private static String[] with(String[] a, String... b) {
+    String[] r = new String[a.length + b.length];
+    System.arraycopy(a, 0, r, 0, a.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  private Path plan() {
+    Path p = dir.resolve("plan.json");
+    Result r = run(with(new String[] {"plan", "--cluster", "laptop-geo-12", "--model",
+        "llama-tiny", "--out", p.toString()}, QUICK));
+    assertEquals(0, r.code, r.err);
+    return p;
+  }
+
+  private static void assertUserError(Result r, String... fragments) {
+    assertEquals(2, r.code, r.out + r.err);
+    for (String f : fragments) {
+      assertTrue(r.err.contains(f), "expected '" + f + "' in: " + r.err);
+    }
+    assertFalse(r.err.contains("\tat "), "no stack trace for user errors: " + r.err);
+  }
+
+  @Test
+  void planWritesAReadablePlanAndSimulateJsonReportsIt() throws Exception {
+    Path p = plan();
+    Plan plan = PlanCodec.read(p);
+    assertEquals("skippipe", plan.method());
+    assertEquals(2 * 2, plan.microbatches().size());
+    Path trace = dir.resolve("trace.json");
+    Result r = run("simulate", p.toString(), "--json", "--trace", trace.toString());
+    assertEquals(0, r.code, r.err);
+    JsonNode j = JSON.readTree(r.out);
+    assertEquals(plan.iterationSeconds(), j.get("iterationSeconds").asDouble(), 1e-6);
+    assertEquals(4, j.get("microbatches").asInt());
+    assertEquals(12, j.get("busyFractionByNode").size());
+    JsonNode t = JSON.readTree(trace.toFile());
+    assertTrue(t.get("traceEvents").size() > 4 * 9);
+    Result human = run("simulate", p.toString());
+    assertEquals(0, human.code, human.err);
+    assertTrue(human.out.contains("iteration"), human.out);
+  }
+
+  @Test
+  void compareJsonListsEveryMethodWithReductionsAgainstDtfm() throws Exception {
+    Result r = run(with(new String[] {"compare", "--cluster", "laptop-geo-12", "--model",
+        "llama-tiny", "--json"}, QUICK));
+    assertEquals(0, r.code, r.err);
+    JsonNode methods = JSON.readTree(r.out).get("methods");
+    assertEquals(4, methods.size());
+    assertEquals("dtfm", methods.get(0).get("method").asText());
+    assertEquals(0.0, methods.get(0).get("reduction").asDouble(), 1e-12);
+    for (JsonNode m : methods) {
+      assertTrue(m.get("iterationSeconds").asDouble() > 0);
+      assertTrue(m.get("planSeconds").asDouble() >= 0);
+    }
+    Result table = run(with(new String[] {"compare", "--cluster", "laptop-geo-12", "--model",
+        "llama-tiny"}, QUICK));
+    assertEquals(0, table.code, table.err);
+    assertTrue(table.out.contains("skippipe-no-tc2"), table.out);
+  }
+
+  @Test
+  void timelineDrawsPredictedAndMeasuredSideBySide() throws Exception {
+    Path p = plan();
+    Path html = dir.resolve("t.html");
+    Result r = run("timeline", p.toString(), "--out", html.toString());
+    assertEquals(0, r.code, r.err);
+    String page = Files.readString(html);
+    assertTrue(page.startsWith("<!DOCTYPE html>"));
+    assertTrue(page.contains("<svg") && page.contains("class=\"FWD\"")
+        && page.contains("microbatch 0"), "gantt with hover titles");
+    assertFalse(page.contains("http://") && page.contains("<script src"), "self-contained");
+    // A run directory: plan.json + trace/measured-spans.jsonl.
+    Path run = dir.resolve("run");
+    Files.createDirectories(run.resolve("trace"));
+    Files.copy(p, run.resolve("plan.json"));
+    try (OutputStream o = Files.newOutputStream(run.resolve("trace/measured-spans.jsonl"))) {
+      SpanJson.write(List.of(new Span(0, 0, 0, Span.Kind.FWD, 0, 1000),
+          new Span(1, 1, 0, Span.Kind.FWD, 2000, 3000)), o);
+    }
+    Path html2 = dir.resolve("t2.html");
+    r = run("timeline", run.toString(), "--out", html2.toString());
+    assertEquals(0, r.code, r.err);
+    String page2 = Files.readString(html2);
+    assertTrue(page2.contains("predicted") && page2.contains("measured"), "both timelines");
+  }
+
+  @Test
+  void badInputsExitWithCode2AndNameTheValue() throws Exception {
+    String out = dir.resolve("x.json").toString();
+    assertUserError(run("plan", "--cluster", "no-such-cluster", "--model", "llama-500m", "--out",
+        out), "no-such-cluster", "Fix:");
+    assertUserError(run("plan", "--cluster", "geo-distributed-gcp-20", "--model", "nope-model",
+        "--out", out), "nope-model");
+    Path badSizes = dir.resolve("bad-sizes.json");
+    Files.writeString(badSizes, Files.readString(Path.of(System.getProperty("skippipe.repo.root"),
+        "conf/clusters/laptop-geo-12.json")).replace("\"stageSizes\": [2, 2, 2, 2, 2, 2]",
+        "\"stageSizes\": [2, 2, 2, 2, 2, 3]"));
+    assertUserError(run("plan", "--cluster", badSizes.toString(), "--model", "llama-tiny",
+        "--out", out), "[2, 2, 2, 2, 2, 3]", "sum 13", "12");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-8b", "--out",
+        out), "llama-8b", "stages");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--skip-ratio", "0.3", "--out", out), "skip ratio 0.3", "path length");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--memory", "0", "--out", out), "memory 0", "memory too small");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--method", "fastest", "--out", out), "fastest");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--stages", "[[0,1],[2]]", "--out", out), "stages");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--seed", "five", "--out", out), "--seed five");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--frobnicate", "1", "--out", out), "--frobnicate");
+    assertUserError(run("plan", "--model", "llama-tiny", "--out", out), "--cluster");
+    assertUserError(run("simulate", dir.resolve("missing.json").toString()), "missing.json");
+    assertUserError(run("launch"), "launch");
+    // A plan.json with a broken path: node 99 does not exist.
+    Plan good = PlanCodec.read(plan());
+    List<io.skippipe.scheduler.plan.PlannedMicrobatch> mbs =
+        new java.util.ArrayList<>(good.microbatches());
+    var m0 = mbs.get(0);
+    java.util.List<Integer> path = new java.util.ArrayList<>(m0.path());
+    path.set(1, 99);
+    mbs.set(0, new io.skippipe.scheduler.plan.PlannedMicrobatch(m0.id(), m0.dataNode(),
+        m0.releaseSeconds(), path));
+    Path broken = dir.resolve("broken.json");
+    try (OutputStream o = Files.newOutputStream(broken)) {
+      PlanCodec.write(new Plan(good.format(), good.method(), good.seed(), good.cluster(),
+          good.model(), good.constraints(), good.stages(), mbs, null), o);
+    }
+    assertUserError(run("simulate", broken.toString()), "99", "UNKNOWN_NODE");
+    Files.writeString(broken, "{ not json");
+    assertUserError(run("simulate", broken.toString()), "broken.json", "JSON");
+  }
+}

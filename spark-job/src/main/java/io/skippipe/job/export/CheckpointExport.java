@@ -1,0 +1,223 @@
+package io.skippipe.job.export;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.job.checkpoint.Commit;
+import io.skippipe.job.checkpoint.HadoopCheckpointStore;
+import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.data.Corpus;
+import io.skippipe.model.weights.HfConfig;
+import io.skippipe.model.weights.ModelExport;
+import io.skippipe.model.weights.Safetensors.Tensor;
+import io.skippipe.model.weights.StageCheckpoint;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+
+/**
+ * {@code bin/skippipe export}: turns a committed SkipPipe checkpoint into a Hugging Face model folder
+ * ({@code config.json}, {@code generation_config.json}, {@code model.safetensors} or shards with
+ * {@code model.safetensors.index.json}, {@code tokenizer.json}) that {@code
+ * LlamaForCausalLM.from_pretrained} reads.
+ *
+ * <p>The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
+ * {@code step-NNNNNN} directory (which must be committed). Each stage's weights are read from replica
+ * 0 ({@code step-N/stage-SS/replica-0/}{@link StageCheckpoint#weightsFile}); the replicas of a stage
+ * hold the same weights after each step's all-reduce. The model spec comes from {@code --model}, or
+ * else from the run's {@code plan.json} next to the checkpoint root (its {@code "model"} object).
+ */
+public final class CheckpointExport {
+  private CheckpointExport() {}
+
+  static final String USAGE = "usage: bin/skippipe export --checkpoint DIR --out DIR [--model M]"
+      + " [--tokenizer tokenizer.json] [--max-shard-bytes N]";
+  private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** What was exported. */
+  public record Result(long step, int stages, long parameters, List<String> files) {}
+
+  /** Parses the command line ({@code export} already removed) and exports; returns the exit code. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    String checkpoint = null;
+    String outDir = null;
+    String model = null;
+    String tokenizer = null;
+    long maxShardBytes = ModelExport.DEFAULT_MAX_SHARD_BYTES;
+    try {
+      for (int i = 0; i < args.length; i++) {
+        String a = args[i];
+        if (a.equals("-h") || a.equals("--help")) {
+          out.println(USAGE);
+          return 0;
+        }
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("option " + a + " needs a value");
+        }
+        String v = args[++i];
+        switch (a) {
+          case "--checkpoint" -> checkpoint = v;
+          case "--out" -> outDir = v;
+          case "--model" -> model = v;
+          case "--tokenizer" -> tokenizer = v;
+          case "--max-shard-bytes" -> maxShardBytes = positiveLong(a, v);
+          default -> throw new IllegalArgumentException("unknown option " + a);
+        }
+      }
+      if (checkpoint == null || outDir == null) {
+        throw new IllegalArgumentException("--checkpoint and --out are required");
+      }
+      Path tokenizerJson = tokenizer == null ? null : Paths.get(tokenizer);
+      if (tokenizerJson != null && !Files.isRegularFile(tokenizerJson)) {
+        throw new IllegalArgumentException("--tokenizer " + tokenizer + " is not a file; give a"
+            + " Hugging Face tokenizer.json, or leave it out for the bundled one");
+      }
+      Result r = export(checkpoint, Paths.get(outDir), model, tokenizerJson, maxShardBytes);
+      out.printf("exported step %d (%d stages, %,d parameters) of %s to %s: %s%n", r.step(),
+          r.stages(), r.parameters(), checkpoint, outDir, String.join(", ", r.files()));
+      return 0;
+    } catch (IllegalArgumentException e) {
+      err.println("skippipe export: " + e.getMessage() + "\n" + USAGE);
+      return 2;
+    } catch (IOException | RuntimeException e) {
+      err.println("skippipe export: failed: " + e);
+      return 1;
+    }
+  }
+
+  /**
+   * Exports the checkpoint {@code checkpoint} (root or step directory; any Hadoop URI or path) to
+   * the local folder {@code outDir}.
+   *
+   * @param model a model preset or spec path; null = the run's plan.json
+   * @param tokenizerJson the tokenizer to ship; null = the bundled corpus tokenizer
+   */
+  public static Result export(String checkpoint, Path outDir, String model, Path tokenizerJson,
+      long maxShardBytes) throws IOException {
+    Configuration conf = HadoopConfs.current();
+    String uri = HadoopConfs.toUri(checkpoint).toString().replaceAll("/+$", "");
+    String last = uri.substring(uri.lastIndexOf('/') + 1);
+    Matcher stepDir = STEP_DIR.matcher(last);
+    String root = stepDir.matches() ? uri.substring(0, uri.lastIndexOf('/')) : uri;
+    HadoopCheckpointStore store = new HadoopCheckpointStore(root, conf);
+    long step;
+    if (stepDir.matches()) {
+      step = Long.parseLong(stepDir.group(1));
+      if (store.readCommit(step).isEmpty()) {
+        throw new IllegalArgumentException(checkpoint + " is not committed (no _COMMITTED): its"
+            + " files may be partial; export the checkpoint root to take the newest committed step");
+      }
+    } else {
+      Optional<Commit> latest = store.latest();
+      if (latest.isEmpty()) {
+        throw new IllegalArgumentException("no committed checkpoint under " + checkpoint + "; give"
+            + " the run's checkpoint root (RUN_DIR/checkpoints by default) or a step-NNNNNN directory"
+            + " with a _COMMITTED marker");
+      }
+      step = latest.get().step();
+    }
+
+    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : modelFromPlan(root, conf);
+    // The bundled tokenizer uses id 0 for both BOS and EOS (HfConfig.from).
+    HfConfig hf = HfConfig.from(cfg, 0, 0);
+    List<Map<String, Tensor>> stages = new ArrayList<>();
+    for (int s = 0; s < cfg.stages(); s++) {
+      String name = StageCheckpoint.weightsFile(s);
+      byte[] bytes = store.read(step, s, 0, name);
+      stages.add(StageCheckpoint.readWeights(new ByteArrayInputStream(bytes), bytes.length,
+          root + "/step-" + step + "/stage-" + s + "/replica-0/" + name, hf, s,
+          cfg.layersPerStage()));
+    }
+    Map<String, Tensor> weights = ModelExport.mergeStages(hf, stages);
+
+    Path tokenizer = tokenizerJson;
+    Path tmp = null;
+    try {
+      if (tokenizer == null) {
+        tmp = Files.createTempFile("skippipe-tokenizer", ".json");
+        try (InputStream in = CheckpointExport.class.getResourceAsStream(Corpus.TOKENIZER)) {
+          if (in == null) {
+            throw new IOException("bundled tokenizer " + Corpus.TOKENIZER + " not on the class path");
+          }
+          Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        }
+        tokenizer = tmp;
+      }
+      ModelExport.export(outDir, hf, weights, tokenizer, maxShardBytes);
+    } finally {
+      if (tmp != null) {
+        Files.deleteIfExists(tmp);
+      }
+    }
+    writeGenerationConfig(outDir.resolve("generation_config.json"), hf);
+
+    long parameters = weights.values().stream().mapToLong(t -> t.data().length).sum();
+    List<String> files;
+    try (Stream<Path> s = Files.list(outDir)) {
+      files = s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+    return new Result(step, cfg.stages(), parameters, files);
+  }
+
+  /** The model spec recorded in RUN_DIR/plan.json, RUN_DIR being the checkpoint root's parent. */
+  private static LlamaConfig modelFromPlan(String root, Configuration conf) throws IOException {
+    org.apache.hadoop.fs.Path plan = new org.apache.hadoop.fs.Path(
+        new org.apache.hadoop.fs.Path(root).getParent(), "plan.json");
+    FileSystem fs = plan.getFileSystem(conf);
+    if (!fs.exists(plan)) {
+      throw new IllegalArgumentException("no --model given and no " + plan + " to read the model"
+          + " spec from; pass --model PRESET_OR_JSON (the spark.skippipe.model of the run)");
+    }
+    JsonNode model;
+    try (InputStream in = fs.open(plan)) {
+      model = JSON.readTree(in).get("model");
+    }
+    if (model == null || !model.isObject()) {
+      throw new IllegalArgumentException(plan + " has no \"model\" object; pass --model");
+    }
+    Path spec = Files.createTempFile("skippipe-model", ".json");
+    try {
+      Files.write(spec, JSON.writeValueAsBytes(model));
+      return LlamaConfig.fromJson(spec);
+    } finally {
+      Files.deleteIfExists(spec);
+    }
+  }
+
+  /** {@code generation_config.json}: the token ids generation starts and stops with. */
+  private static void writeGenerationConfig(Path file, HfConfig hf) throws IOException {
+    ObjectNode g = JSON.createObjectNode();
+    g.put("_from_model_config", true);
+    g.put("bos_token_id", hf.bosTokenId());
+    g.put("eos_token_id", hf.eosTokenId());
+    Files.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(g));
+  }
+
+  private static long positiveLong(String option, String v) {
+    try {
+      long n = Long.parseLong(v);
+      if (n > 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(option + " must be a positive integer, was '" + v + "'");
+  }
+}
