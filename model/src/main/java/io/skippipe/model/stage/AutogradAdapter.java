@@ -87,14 +87,10 @@ public final class AutogradAdapter {
     }
   }
 
-  /** Sets {@code leaf}'s gradient to zero in place (also clears NaN/inf). */
+  /** Sets {@code leaf}'s gradient to zero in place (multiplies by 0; NaN/inf stay NaN). */
   public static void zeroGradient(NDArray leaf) {
     try (NDArray g = leaf.getGradient()) {
-      withoutGrad(
-          () -> {
-            g.set(ALL, 0f);
-            return null;
-          });
+      g.muli(0f);
     }
   }
 

@@ -184,8 +184,8 @@ public record HfConfig(
         o.path("rms_norm_eps").asDouble(1e-5),
         o.path("rope_theta").asDouble(10000.0),
         o.path("max_position_embeddings").asInt(2048),
-        o.path("bos_token_id").asInt(0),
-        o.path("eos_token_id").asInt(0));
+        tokenId(o.path("bos_token_id")),
+        tokenId(o.path("eos_token_id")));
   }
 
   /** Reads {@code config.json} from a file. */
@@ -202,6 +202,14 @@ public record HfConfig(
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /** A token id field; HF allows a list (several EOS ids), of which we take the first. */
+  private static int tokenId(JsonNode v) {
+    if (v.isArray()) {
+      return v.size() > 0 ? v.get(0).asInt(0) : 0;
+    }
+    return v.asInt(0);
   }
 
   private static int required(JsonNode o, String key, String source) {

@@ -77,7 +77,7 @@ public record PlannerConfig(
   /** The defaults of every setting for a method. */
   public static PlannerConfig defaults(String method) {
     return new PlannerConfig(method, null, null, DEFAULT_SEED, null, "genetic", 200, 8000, 2, 1,
-        4, null, null, 3000, 8, 3);
+        4, null, null, 2000, 8, 3);
   }
 
   public PlannerConfig withMethod(String m) {

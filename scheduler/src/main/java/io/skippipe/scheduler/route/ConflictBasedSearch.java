@@ -178,6 +178,9 @@ final class ConflictBasedSearch {
           if (r.iterationSeconds() < bestTime) {
             bestTime = r.iterationSeconds();
             best = paths;
+            if (DEBUG) {
+              System.err.println("cbs best " + bestTime + " at expansion " + expanded);
+            }
           }
         }
         conflict = collision(ct);

@@ -18,8 +18,8 @@ public record RouteConfig(Constraints limits, int microbatchesPerDataNode, int s
     if (microbatchesPerDataNode < 1 || slotsPerDataNode < 1 || cbsMaxNodes < 1 || cbsGoals < 1
         || cbsBranching < 1) {
       throw new IllegalArgumentException("router settings must be positive: "
-          + microbatchesPerDataNode + " microbatches, " + slotsPerDataNode + " slots, cbsMaxNodes " + cbsMaxNodes
-          + ", cbsGoals " + cbsGoals + ", cbsBranching " + cbsBranching);
+          + microbatchesPerDataNode + " microbatches, " + slotsPerDataNode + " slots, cbsMaxNodes "
+          + cbsMaxNodes + ", cbsGoals " + cbsGoals + ", cbsBranching " + cbsBranching);
     }
   }
 }

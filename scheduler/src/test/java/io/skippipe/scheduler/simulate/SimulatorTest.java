@@ -115,4 +115,30 @@ class SimulatorTest {
     assertTrue(r.spans().stream().filter(x -> x.kind() == Span.Kind.SEND)
         .allMatch(x -> x.durationMicros() == 500_000));
   }
+
+  @Test
+  void withLinkContentionASecondTransferOnTheSameLinkWaitsForTheBytesOfTheFirst() {
+    var cluster = new io.skippipe.scheduler.profile.ClusterProfile("c", "",
+        List.of(new io.skippipe.scheduler.profile.Node(0, "A", 1.0, 3),
+            new io.skippipe.scheduler.profile.Node(1, "A", 2.0, 3),
+            new io.skippipe.scheduler.profile.Node(2, "B", 1.0, 3)),
+        List.of(2, 1), java.util.Map.of(io.skippipe.scheduler.profile.ClusterProfile.pairKey("A",
+            "B"), new io.skippipe.scheduler.profile.Link(0, 1.0 / 1024)), // 1 MiB/s
+        new io.skippipe.scheduler.profile.Link(0, 1.0), 0, 0.25, true);
+    // One sample of dim 256 x seq 1024 x 4 B = 1 MiB: one second on the A-B link.
+    var model = new io.skippipe.scheduler.profile.ModelSpec("m", "", 256, 2, 2, 2, 8, 8, 1024, 1,
+        1, 1, 4);
+    CostModel costs = CostModel.of(cluster, model);
+    Schedule s = new Schedule(List.of(List.of(0, 1), List.of(2)), List.of(
+        new Microbatch(0, 0, 0, Path.of(0, 2)), new Microbatch(1, 0, 0, Path.of(0, 2))));
+    SimulationResult r = Simulator.run(s, costs);
+    // Both microbatches leave node 0 over the same link 0->2: 0.25 s and 0.5 s forward ends;
+    // the second transfer starts when the first one's bytes are through (1.25 s), arrives 2.25 s.
+    assertEquals(1_250_000L, span(r, 0, 2, Span.Kind.FWD).startMicros());
+    assertEquals(2_250_000L, span(r, 1, 2, Span.Kind.FWD).startMicros());
+    var free = new io.skippipe.scheduler.profile.ClusterProfile("c", "", cluster.nodes(),
+        cluster.stageSizes(), cluster.links(), cluster.defaultLink(), 0, 0.25, false);
+    SimulationResult r2 = Simulator.run(s, CostModel.of(free, model));
+    assertEquals(1_500_000L, span(r2, 1, 2, Span.Kind.FWD).startMicros());
+  }
 }

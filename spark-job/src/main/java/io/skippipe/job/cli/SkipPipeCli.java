@@ -1,5 +1,6 @@
 package io.skippipe.job.cli;
 
+import io.skippipe.job.export.CheckpointExport;
 import io.skippipe.model.bench.ModelBench;
 import io.skippipe.scheduler.cli.PlannerCli;
 import java.util.Arrays;
@@ -21,6 +22,7 @@ public final class SkipPipeCli {
         timeline  plan.json|RUN_DIR --out timeline.html
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
+        export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
         bench     NAME [--json]
       """;
 
@@ -37,6 +39,8 @@ public final class SkipPipeCli {
     switch (args[0]) {
       case "plan", "simulate", "compare", "timeline":
         return PlannerCli.run(args, System.out, System.err);
+      case "export":
+        return CheckpointExport.run(rest, System.out, System.err);
       case "bench":
         if (rest.length > 0 && (rest[0].equals("model") || rest[0].equals("convergence"))) {
           return ModelBench.run(rest, System.out, System.err);

@@ -17,8 +17,9 @@ import java.util.Map;
  * @param firstIteration the global index of the chunk's first iteration (= optimizer step)
  * @param shards data node → shard path (Hadoop URI) of its packed tokens
  * @param hadoop extra Hadoop settings for the checkpoint store (tests; normally spark.hadoop.*)
+ * @param epochMicros the driver's wall clock at submission: the common origin of measured spans
  */
 public record ChunkSpec(String run, long sessionTag, int chunk, int attempt, String planJson,
     String planHash, Map<String, Integer> roles, Map<Integer, SlotAddress> peers, byte[] secret,
     JobConfig config, String checkpointRoot, long resumeStep, int firstIteration, int iterations,
-    Map<Integer, String> shards, Map<String, String> hadoop) implements Serializable {}
+    Map<Integer, String> shards, Map<String, String> hadoop, long epochMicros) implements Serializable {}

@@ -55,9 +55,8 @@ public final class StageTask {
 
   /** Runs this task's node for the chunk; called inside {@code rdd.barrier().mapPartitions}. */
   public static List<ChunkResult> run(ChunkSpec spec) throws Exception {
-    BarrierTaskContext ctx = BarrierTaskContext.get();
-    String executor = ctx.getTaskInfos().length > 0 ? org.apache.spark.SparkEnv.get().executorId()
-        : "driver";
+    BarrierTaskContext.get(); // fails outside a barrier stage
+    String executor = org.apache.spark.SparkEnv.get().executorId();
     ExecutorSlots.Slot slot = ExecutorSlots.acquire(spec.run());
     Integer nodeBox = spec.roles().get(executor + "/" + slot.index());
     if (nodeBox == null) {
@@ -92,7 +91,7 @@ public final class StageTask {
       }
       Mailbox box = new Mailbox(transport);
       List<String> spanLines = new ArrayList<>();
-      long epoch = spec.peers().isEmpty() ? 0 : epochOf(spec);
+      long epoch = spec.epochMicros();
       ScheduleFollower follower = new ScheduleFollower(plan, node, st.model(), st.optimizer(), box,
           new ScheduleFollower.Settings(cfg.train().gradClipNorm(),
               cfg.transfer().readTimeoutMillis(), cfg.network().padCompute(),
@@ -146,12 +145,6 @@ public final class StageTask {
       }
       ExecutorSlots.release(slot);
     }
-  }
-
-  /** The chunk's common time origin (spans of all nodes are measured from it). */
-  private static long epochOf(ChunkSpec spec) {
-    return ScheduleFollower.nowMicros() - ScheduleFollower.nowMicros() % 1_000_000L
-        - 0L * spec.chunk();
   }
 
   /**
@@ -231,7 +224,8 @@ public final class StageTask {
     return new LinkModel() {
       @Override
       public double latencySeconds(int from, int to) {
-        return link(from, to).latencyMs() / 1e3 + profile.hopOverheadSeconds();
+        // hop overhead is not added: it models serialization, which this runtime really does
+        return link(from, to).latencyMs() / 1e3;
       }
 
       @Override

@@ -1,0 +1,151 @@
+package io.skippipe.job.testing;
+
+import io.skippipe.job.checkpoint.CheckpointStore;
+import io.skippipe.job.checkpoint.HadoopCheckpointStore;
+import io.skippipe.job.checkpoint.StageState;
+import io.skippipe.job.config.JobConfig;
+import io.skippipe.job.driver.ChunkedTraining;
+import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.task.Models;
+import io.skippipe.job.task.Rendezvous;
+import io.skippipe.job.task.ShardSource;
+import io.skippipe.job.task.SlotAddress;
+import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.data.PackedDataset;
+import io.skippipe.model.optim.AdamW;
+import io.skippipe.model.optim.AdamWConfig;
+import io.skippipe.model.optim.LrSchedule;
+import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.train.PathTrainer;
+import io.skippipe.scheduler.plan.Plan;
+import io.skippipe.scheduler.plan.PlanCodec;
+import io.skippipe.scheduler.plan.PlannedMicrobatch;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+
+/**
+ * Runs {@link ChunkedTraining} on a plan inside a Spark session (rendezvous, shards, chunks) and
+ * computes the single-process reference ({@link PathTrainer}) on the same data, for equivalence and
+ * resume tests.
+ */
+public final class SparkTrainingHarness {
+  private SparkTrainingHarness() {}
+
+  /** Random packed shards, one per data node, written under {@code base/data}. */
+  public static Map<Integer, String> writeShards(Plan plan, String base, Configuration conf,
+      long seed) throws Exception {
+    Map<Integer, String> shards = new HashMap<>();
+    int t1 = plan.model().seqLen() + 1;
+    for (int d : plan.dataNodes()) {
+      Random r = new Random(seed * 31 + d);
+      int[] ids = new int[12 * t1];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = r.nextInt(plan.model().vocab());
+      }
+      String uri = base + "/data/shard-" + d + ".bin";
+      Path p = new Path(HadoopConfs.toUri(uri));
+      try (OutputStream out = p.getFileSystem(conf).create(p, true)) {
+        new PackedDataset(plan.model().seqLen(), ids).writeTo(out);
+      }
+      shards.put(d, uri);
+    }
+    return shards;
+  }
+
+  /** Rendezvous, then train; returns the outcome. */
+  public static ChunkedTraining.Outcome train(JavaSparkContext jsc, Plan plan, JobConfig cfg,
+      String run, Map<Integer, String> shards, Map<String, String> hadoop) throws Exception {
+    byte[] secret = ("secret-" + run).getBytes();
+    List<SlotAddress> slots = new ArrayList<>(Rendezvous.run(jsc, plan.nodeCount(), run,
+        cfg.transfer(), secret));
+    slots.sort(Comparator.comparing(SlotAddress::key));
+    Map<String, Integer> roles = new HashMap<>();
+    Map<Integer, SlotAddress> peers = new HashMap<>();
+    for (int i = 0; i < slots.size(); i++) {
+      roles.put(slots.get(i).key(), i);
+      peers.put(i, slots.get(i));
+    }
+    String planJson = PlanCodec.toJsonString(plan);
+    ChunkedTraining.RunSetup setup = new ChunkedTraining.RunSetup(run, planJson,
+        Integer.toHexString(planJson.hashCode()), roles, peers, secret, cfg,
+        cfg.checkpointRoot(), shards, hadoop);
+    CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(),
+        HadoopConfs.current(hadoop));
+    return ChunkedTraining.train(jsc, setup, store, r -> { });
+  }
+
+  /** The reference weights per stage after {@code iterations} on the same shards. */
+  public static Map<Integer, Map<String, float[]>> reference(Plan plan, JobConfig cfg,
+      Map<Integer, String> shards, Configuration conf, int iterations) throws Exception {
+    LlamaConfig llama = Models.llama(plan.model());
+    Map<Integer, ShardSource> sources = new HashMap<>();
+    for (int d : plan.dataNodes()) {
+      Path p = new Path(HadoopConfs.toUri(shards.get(d)));
+      PackedDataset data;
+      try (var in = p.getFileSystem(conf).open(p)) {
+        data = PackedDataset.readFrom(in, shards.get(d));
+      }
+      sources.put(d, new ShardSource(data, plan.microbatchesOf(d).stream()
+          .map(PlannedMicrobatch::id).toList(), plan.model().samplesPerMicrobatch()));
+    }
+    AdamWConfig adamW = new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
+        cfg.train().epsilon(), cfg.train().weightDecay());
+    try (PathTrainer t = new PathTrainer(llama, new PathTrainer.Config(cfg.seed(), adamW,
+        LrSchedule.constant(cfg.train().learningRate(), cfg.train().iterations()),
+        cfg.train().gradClipNorm()))) {
+      for (int it = 0; it < iterations; it++) {
+        List<PathTrainer.Microbatch> mbs = new ArrayList<>();
+        for (PlannedMicrobatch m : plan.microbatches()) {
+          mbs.add(new PathTrainer.Microbatch(m.id(), sources.get(m.dataNode()).tokens(it, m.id()),
+              TestPlans.stagePath(plan, m.id())));
+        }
+        t.step(mbs);
+      }
+      Map<Integer, Map<String, float[]>> out = new HashMap<>();
+      for (int s = 0; s < llama.stages(); s++) {
+        out.put(s, t.stages().get(s).exportWeights());
+      }
+      return out;
+    }
+  }
+
+  /** Largest |difference| between checkpointed replica weights at {@code step} and the reference. */
+  public static double worstDifference(Plan plan, CheckpointStore store, long step,
+      Map<Integer, Map<String, float[]>> expected) throws Exception {
+    LlamaConfig llama = Models.llama(plan.model());
+    double worst = 0;
+    for (int s = 0; s < plan.stages().size(); s++) {
+      for (int r = 0; r < plan.stages().get(s).size(); r++) {
+        try (StageModel m = StageModel.create(llama, s, 999); AdamW o = new AdamW(m,
+            AdamWConfig.llamaDefaults())) {
+          StageState.load(store, step, s, r, m, o);
+          Map<String, float[]> got = m.exportWeights();
+          for (Map.Entry<String, float[]> e : expected.get(s).entrySet()) {
+            float[] a = e.getValue();
+            float[] b = got.get(e.getKey());
+            for (int i = 0; i < a.length; i++) {
+              worst = Math.max(worst, Math.abs(a[i] - b[i]));
+            }
+          }
+        }
+      }
+    }
+    return worst;
+  }
+
+  /** Deletes a directory tree (test cleanup). */
+  public static void delete(String uri, Configuration conf) throws Exception {
+    Path p = new Path(HadoopConfs.toUri(uri));
+    FileSystem fs = p.getFileSystem(conf);
+    fs.delete(p, true);
+  }
+}
