@@ -34,6 +34,18 @@ final class BenchArgs {
     this.json = j;
   }
 
+  /**
+   * Applies {@code --threads N}: PyTorch's intra-op threads for this process (on a shared machine
+   * the default, one per core, spin-waits for cores other processes hold). Returns the count used.
+   */
+  int applyThreads() {
+    ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch so the setting sticks
+    if (values.containsKey("threads")) {
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(positiveInt("threads", 1));
+    }
+    return ai.djl.pytorch.jni.JniUtils.getNumThreads();
+  }
+
   String string(String key, String def) {
     return values.getOrDefault(key, def);
   }

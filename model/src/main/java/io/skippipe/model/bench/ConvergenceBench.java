@@ -34,11 +34,11 @@ final class ConvergenceBench {
 
   static final String USAGE = "bench convergence [--model llama-tiny] [--steps 300]"
       + " [--microbatches 4] [--batch 4] [--path-length 4] [--lr 0.003] [--seed 1]"
-      + " [--eval-sequences 256] [--omit-subsets 3] [--json]";
+      + " [--eval-sequences 256] [--omit-subsets 3] [--threads N] [--json]";
 
   static int run(String[] args, PrintStream out, PrintStream err) {
     BenchArgs a = new BenchArgs(args, 1, Set.of("model", "steps", "microbatches", "batch",
-        "path-length", "lr", "seed", "eval-sequences", "omit-subsets"), USAGE);
+        "path-length", "lr", "seed", "eval-sequences", "omit-subsets", "threads"), USAGE);
     LlamaConfig model = LlamaConfig.preset(a.string("model", "llama-tiny"));
     int steps = a.positiveInt("steps", 300);
     int microbatches = a.positiveInt("microbatches", 4);
@@ -57,6 +57,7 @@ final class ConvergenceBench {
       throw new BenchArgs.Usage("model has " + stages + " stage; skipping needs at least 2");
     }
 
+    int threads = a.applyThreads();
     long t0 = System.nanoTime();
     PackedDataset train;
     PackedDataset valid;
@@ -91,6 +92,7 @@ final class ConvergenceBench {
     result.put("pathLength", pathLength);
     result.put("validPaths", valid4.size());
     result.put("seed", seed);
+    result.put("threads", threads);
     result.put("trainSequences", train.size());
     result.put("evalTokens", (long) evalSeqs.size() * model.seqLen());
     ArrayNode om = result.putArray("omittedStageSubsets");

@@ -28,11 +28,11 @@ final class StageThroughputBench {
   private StageThroughputBench() {}
 
   static final String USAGE = "bench model [--model llama-tiny] [--batch 8] [--stage 1]"
-      + " [--iters 20] [--warmup 3] [--json]";
+      + " [--iters 20] [--warmup 3] [--threads N] [--json]";
 
   static int run(String[] args, PrintStream out, PrintStream err) {
-    BenchArgs a = new BenchArgs(args, 1, Set.of("model", "batch", "stage", "iters", "warmup"),
-        USAGE);
+    BenchArgs a = new BenchArgs(args, 1,
+        Set.of("model", "batch", "stage", "iters", "warmup", "threads"), USAGE);
     LlamaConfig m = LlamaConfig.preset(a.string("model", "llama-tiny"));
     int batch = a.positiveInt("batch", 8);
     int stage = a.positiveInt("stage", Math.min(1, m.stages() - 1));
@@ -42,6 +42,7 @@ final class StageThroughputBench {
       throw new BenchArgs.Usage("--stage " + stage + " does not exist; the model has stages 0.."
           + (m.stages() - 1));
     }
+    int threads = a.applyThreads();
     int t = m.seqLen();
     int d = m.dim();
     long tokens = (long) batch * t;
@@ -107,6 +108,7 @@ final class StageThroughputBench {
     o.put("seqLen", t);
     o.put("secondsPerForwardBackward", stageSeconds);
     o.put("matmulShape", rows + "x" + inner + "x" + cols);
+    o.put("threads", threads);
     if (a.json) {
       out.println(o.toString());
     } else {

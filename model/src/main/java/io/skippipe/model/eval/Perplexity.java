@@ -92,8 +92,8 @@ public final class Perplexity {
       return AutogradAdapter.withoutGrad(
           () -> {
             Shape bt = new Shape(batch.batch(), batch.seqLen());
-            NDArray idsBT = scope.create(toLong(batch.inputIds()), bt);
-            NDArray targetsBT = scope.create(toLong(batch.targets()), bt);
+            NDArray idsBT = AutogradAdapter.owned(scope, toLong(batch.inputIds()), bt);
+            NDArray targetsBT = AutogradAdapter.owned(scope, toLong(batch.targets()), bt);
             // stage 0: embedding and its layers, then the kept stages in original order
             NDArray hBTD = first.applyLayers(first.embed(idsBT));
             for (StageModel s : kept) {

@@ -18,6 +18,12 @@ import ai.djl.ndarray.types.Shape;
  * #create}.
  */
 public final class Rotary {
+  private static NDArray owned(NDManager manager, float[] data, Shape shape) {
+    try (NDArray borrowed = manager.create(data, shape)) {
+      return borrowed.duplicate();
+    }
+  }
+
   private final NDArray cosTK;
   private final NDArray sinTK;
   private final int headDim;
@@ -46,7 +52,8 @@ public final class Rotary {
       }
     }
     Shape shape = new Shape(seqLen, headDim);
-    return new Rotary(manager.create(cos, shape), manager.create(sin, shape), headDim);
+    // copies in libtorch-owned memory (see AutogradAdapter.owned)
+    return new Rotary(owned(manager, cos, shape), owned(manager, sin, shape), headDim);
   }
 
   /** The constant arrays this object owns (for leak accounting). */

@@ -3,6 +3,7 @@ package io.skippipe.model.stage;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.Collections;
@@ -29,6 +30,9 @@ public final class AutogradAdapter {
   /** The whole-array index ("...") for in-place copies. */
   private static final NDIndex ALL = new NDIndex("...");
 
+  /** Whether {@link #pinIntraOpThreads()} already ran on this thread. */
+  private static final ThreadLocal<Boolean> THREADS_PINNED = ThreadLocal.withInitial(() -> false);
+
   private AutogradAdapter() {}
 
   /** Runs {@code body} with libtorch grad mode on in this thread, restoring the previous mode. */
@@ -42,12 +46,41 @@ public final class AutogradAdapter {
   }
 
   private static <T> T withGradMode(boolean on, Supplier<T> body) {
+    pinIntraOpThreads();
     boolean previous = JniUtils.isGradMode();
     JniUtils.setGradMode(on);
     try {
       return body.get();
     } finally {
       JniUtils.setGradMode(previous);
+    }
+  }
+
+  /**
+   * Applies {@code -Dai.djl.pytorch.num_threads} to the calling thread, once per thread.
+   *
+   * <p>Why: DJL applies the property on the thread that loads the engine; OpenMP keeps the thread
+   * count per thread, so a stage driven from another thread (a Spark task, an executor) would
+   * otherwise use the OMP default, and a varying number of threads in a reduction changes the float
+   * sums (probe: a 25-step training run on a second thread drifted from the main thread's).
+   */
+  public static void pinIntraOpThreads() {
+    if (THREADS_PINNED.get()) {
+      return;
+    }
+    THREADS_PINNED.set(true);
+    String n = System.getProperty("ai.djl.pytorch.num_threads");
+    if (n != null && !n.isBlank()) {
+      try {
+        JniUtils.setNumThreads(Integer.parseInt(n.trim()));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "ai.djl.pytorch.num_threads="
+                + n
+                + " is not an integer; set it to the number of"
+                + " intra-op threads per stage, e.g. 1 or 2.",
+            e);
+      }
     }
   }
 
@@ -116,7 +149,7 @@ public final class AutogradAdapter {
           "cannot copy " + values.length + " values into an array of shape " + target.getShape());
     }
     try (NDManager tmp = target.getManager().newSubManager()) {
-      NDArray src = tmp.create(values, target.getShape());
+      NDArray src = owned(tmp, values, target.getShape());
       withoutGrad(
           () -> {
             target.set(ALL, src);
@@ -142,6 +175,34 @@ public final class AutogradAdapter {
           });
     }
     zeroGradient(leaf);
+  }
+
+  /**
+   * A float32 array of {@code shape} holding a copy of {@code data} in memory that libtorch owns,
+   * attached to {@code manager}.
+   *
+   * <p>Why not {@code manager.create(data, shape)} alone: on the CPU the PyTorch engine wraps a
+   * Java direct buffer with {@code from_blob}, so the tensor lives in memory that only the Java
+   * wrapper keeps alive and that is not aligned like libtorch's own allocations (the BLAS kernels
+   * then vary, and training runs stopped being bit-reproducible). Cloning gives an owned, aligned
+   * copy.
+   */
+  public static NDArray owned(NDManager manager, float[] data, Shape shape) {
+    try (NDArray borrowed = manager.create(data, shape)) {
+      return borrowed.duplicate();
+    }
+  }
+
+  /** As {@link #owned(NDManager, float[], Shape)} for int64 data (token ids). */
+  public static NDArray owned(NDManager manager, long[] data, Shape shape) {
+    try (NDArray borrowed = manager.create(data, shape)) {
+      return borrowed.duplicate();
+    }
+  }
+
+  /** A float32 scalar in libtorch-owned memory. */
+  public static NDArray ownedScalar(NDManager manager, float value) {
+    return owned(manager, new float[] {value}, new Shape());
   }
 
   /** Builds an identity set (NDArray equality is element-wise in some engines). */

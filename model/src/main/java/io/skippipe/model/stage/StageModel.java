@@ -97,7 +97,7 @@ public final class StageModel implements AutoCloseable {
     this.manager.setName("stage-" + stage);
     this.layout = ParameterLayout.forStage(config, stage);
     for (ParameterLayout.Param p : layout) {
-      NDArray a = manager.create(p.initialValues(seed), new Shape(p.shape()));
+      NDArray a = AutogradAdapter.owned(manager, p.initialValues(seed), new Shape(p.shape()));
       a.setName(p.name());
       AutogradAdapter.requireGradient(a);
       params.put(p.name(), a);
@@ -166,7 +166,8 @@ public final class StageModel implements AutoCloseable {
       return AutogradAdapter.withGrad(
           () -> {
             NDArray idsBT =
-                scope.manager().create(toLong(inputIds), new Shape(batch, config.seqLen()));
+                AutogradAdapter.owned(
+                    scope.manager(), toLong(inputIds), new Shape(batch, config.seqLen()));
             NDArray outBTD = applyLayers(embed(idsBT));
             scope.setOutput(outBTD);
             AutogradAdapter.adoptStrays(manager, resident, scope.manager());
@@ -192,7 +193,7 @@ public final class StageModel implements AutoCloseable {
     try {
       return AutogradAdapter.withGrad(
           () -> {
-            NDArray inBTD = scope.manager().create(hiddenIn, hiddenShape(batch));
+            NDArray inBTD = AutogradAdapter.owned(scope.manager(), hiddenIn, hiddenShape(batch));
             AutogradAdapter.requireGradient(inBTD);
             scope.setInput(inBTD);
             NDArray outBTD = applyLayers(inBTD);
@@ -231,12 +232,13 @@ public final class StageModel implements AutoCloseable {
       LossResult result =
           AutogradAdapter.withGrad(
               () -> {
-                NDArray inBTD = head.create(hiddenIn, hiddenShape(batch));
+                NDArray inBTD = AutogradAdapter.owned(head, hiddenIn, hiddenShape(batch));
                 AutogradAdapter.requireGradient(inBTD);
-                NDArray targetsBT = head.create(toLong(targets), new Shape(batch, config.seqLen()));
+                NDArray targetsBT =
+                    AutogradAdapter.owned(head, toLong(targets), new Shape(batch, config.seqLen()));
                 NDArray loss = meanCrossEntropy(logits(inBTD), targetsBT);
                 float lossValue = loss.getFloat();
-                AutogradAdapter.backward(loss, head.create(lossScale));
+                AutogradAdapter.backward(loss, AutogradAdapter.ownedScalar(head, lossScale));
                 float[] grad = AutogradAdapter.readGradient(inBTD);
                 return new LossResult(lossValue, grad);
               });
@@ -275,7 +277,7 @@ public final class StageModel implements AutoCloseable {
                 + " has "
                 + out.getShape().size());
       }
-      NDArray gradBTD = scope.manager().create(gradOut, out.getShape());
+      NDArray gradBTD = AutogradAdapter.owned(scope.manager(), gradOut, out.getShape());
       AutogradAdapter.backward(out, gradBTD);
       float[] gradIn =
           scope.input() == null ? new float[0] : AutogradAdapter.readGradient(scope.input());
@@ -538,7 +540,7 @@ public final class StageModel implements AutoCloseable {
               mask[q * t + k] = Float.NEGATIVE_INFINITY;
             }
           }
-          NDArray m = manager.create(mask, new Shape(t, t));
+          NDArray m = AutogradAdapter.owned(manager, mask, new Shape(t, t));
           resident.add(m);
           return m;
         });

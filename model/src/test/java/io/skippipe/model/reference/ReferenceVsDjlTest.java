@@ -143,6 +143,25 @@ class ReferenceVsDjlTest {
     stages.forEach(StageModel::zeroGradients);
   }
 
+  /**
+   * Perplexity with stages omitted (the layer-omission experiment; model-core's {@code
+   * Perplexity}) equals exp of the reference's mean loss over the kept stages in original order.
+   */
+  @Test
+  void perplexityWithOmittedStagesAgreesWithTheReference() {
+    List<int[]> seqs = new ArrayList<>();
+    for (int b = 0; b < B; b++) {
+      seqs.add(java.util.Arrays.copyOfRange(tokens, b * (T + 1), (b + 1) * (T + 1)));
+    }
+    io.skippipe.model.eval.Perplexity.Result p = io.skippipe.model.eval.Perplexity.evaluate(
+        stages, seqs, java.util.Set.of(2, 4), 1);
+    double ref = reference.forward(tokens, B, T, ReferenceLlama.layersOfPath(new int[] {0, 1, 3,
+        5}, 2)).loss();
+    assertEquals(B * T, p.tokens());
+    assertEquals(ref, p.meanNll(), 1e-4 * ref);
+    assertEquals(Math.exp(ref), p.perplexity(), 1e-4 * Math.exp(ref));
+  }
+
   static float[] gradientOf(StageModel stage, String name) {
     float[] flat = stage.flatGradients();
     int offset = 0;

@@ -59,14 +59,14 @@ class SplitEqualsUnsplitTest {
       return AutogradAdapter.withGrad(
           () -> {
             Shape bt = new Shape(b.batch(), b.seqLen());
-            NDArray ids = m.create(toLong(b.inputIds()), bt);
-            NDArray targets = m.create(toLong(b.targets()), bt);
+            NDArray ids = AutogradAdapter.owned(m, toLong(b.inputIds()), bt);
+            NDArray targets = AutogradAdapter.owned(m, toLong(b.targets()), bt);
             NDArray h = stages.get(0).applyLayers(stages.get(0).embed(ids));
             for (int i = 1; i < path.length; i++) {
               h = stages.get(path[i]).applyLayers(h);
             }
             NDArray loss = StageModel.meanCrossEntropy(stages.get(0).logits(h), targets);
-            AutogradAdapter.backward(loss, m.create(lossScale));
+            AutogradAdapter.backward(loss, AutogradAdapter.ownedScalar(m, lossScale));
             return loss.getFloat();
           });
     }

@@ -1,5 +1,6 @@
 package io.skippipe.model.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +13,7 @@ import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.StageModel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -147,6 +149,50 @@ class PathTrainerTest {
       c[2 * s + 1] = opt.openArrayCount();
     }
     return c;
+  }
+
+  /**
+   * Regression: training was not bit-reproducible (tensors wrapping Java direct buffers; OpenMP
+   * thread counts per thread). Same seed and data on another thread must give identical weights.
+   */
+  @Test
+  void trainingIsBitReproducibleAcrossRunsAndThreads() throws Exception {
+    Map<String, float[]> main = trainBriefly();
+    Map<String, float[]> again = trainBriefly();
+    java.util.concurrent.ExecutorService other =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    Map<String, float[]> onOtherThread;
+    try {
+      onOtherThread = other.submit(PathTrainerTest::trainBriefly).get();
+    } finally {
+      other.shutdown();
+    }
+    for (String name : main.keySet()) {
+      assertArrayEquals(main.get(name), again.get(name), name);
+      assertArrayEquals(main.get(name), onOtherThread.get(name), name);
+    }
+  }
+
+  static Map<String, float[]> trainBriefly() {
+    LlamaConfig cfg = LlamaConfig.of(16, 2, 2, 1, 24, 32, 8, 1);
+    PathTrainer.Config tc =
+        new PathTrainer.Config(
+            3, AdamWConfig.llamaDefaults(), new LrSchedule(1e-2, 1e-3, 2, 10), 1.0);
+    Map<String, float[]> weights = new java.util.HashMap<>();
+    try (PathTrainer trainer = new PathTrainer(cfg, tc)) {
+      for (int step = 0; step < 10; step++) {
+        List<PathTrainer.Microbatch> mbs = new ArrayList<>();
+        for (int m = 0; m < 2; m++) {
+          int[] tokens = concat(successorSequences(2, cfg.seqLen(), cfg.vocab(), step * 7L + m));
+          mbs.add(new PathTrainer.Microbatch(m, tokens, m == 0 ? new int[] {0, 1} : new int[] {0}));
+        }
+        trainer.step(mbs);
+      }
+      for (StageModel s : trainer.stages()) {
+        weights.putAll(s.exportWeights());
+      }
+    }
+    return weights;
   }
 
   @Test

@@ -71,8 +71,10 @@ public final class GeneticAllocator implements Allocator {
       }
     }
     double factor = costs.dpFactor();
-    Fitness fitness = dtfmFitness ? groups -> dtfmScore(groups, c, factor)
-        : groups -> gcmaScore(groups, c, w, factor);
+    // Bottleneck values of stage pairs seen before (the population shares most of its stages).
+    java.util.Map<PairKey, Double> memo = n <= 64 ? new java.util.HashMap<>() : null;
+    Fitness fitness = dtfmFitness ? groups -> dtfmScore(groups, c, factor, memo)
+        : groups -> gcmaScore(groups, c, w, factor, memo);
     int[] sizes = stageSizes.stream().mapToInt(Integer::intValue).toArray();
     if (k == 1) {
       int[] all = new int[n];
@@ -178,7 +180,15 @@ public final class GeneticAllocator implements Allocator {
     return new Allocation(stages, fitness.score(groups));
   }
 
+  /** Memo key: the node sets of two stages as bit masks (clusters of at most 64 nodes). */
+  record PairKey(long from, long to, boolean withCompute) {}
+
   static double gcmaScore(int[][] groups, double[][] c, double[] w, double factor) {
+    return gcmaScore(groups, c, w, factor, null);
+  }
+
+  static double gcmaScore(int[][] groups, double[][] c, double[] w, double factor,
+      java.util.Map<PairKey, Double> memo) {
     double dp = 0;
     for (int[] g : groups) {
       for (int x : g) {
@@ -187,11 +197,12 @@ public final class GeneticAllocator implements Allocator {
         }
       }
     }
-    double[][] b = interStage(groups, c, w);
+    double[][] b = interStage(groups, c, w, memo, true);
     return factor * dp + 2 * closedTour(b);
   }
 
-  static double dtfmScore(int[][] groups, double[][] c, double factor) {
+  static double dtfmScore(int[][] groups, double[][] c, double factor,
+      java.util.Map<PairKey, Double> memo) {
     double dp = 0;
     for (int[] g : groups) {
       for (int x : g) {
@@ -202,17 +213,36 @@ public final class GeneticAllocator implements Allocator {
         dp = Math.max(dp, sum);
       }
     }
-    double[][] b = interStage(groups, c, new double[c.length]);
+    double[][] b = interStage(groups, c, new double[c.length], memo, false);
     return dp + 2 * openPath(b);
   }
 
   /** b[i][j]: bottleneck matching value from stage i to stage j with edge c[x][y] + w[x]. */
   static double[][] interStage(int[][] groups, double[][] c, double[] w) {
+    return interStage(groups, c, w, null, true);
+  }
+
+  private static double[][] interStage(int[][] groups, double[][] c, double[] w,
+      java.util.Map<PairKey, Double> memo, boolean withCompute) {
     int k = groups.length;
     double[][] b = new double[k][k];
+    long[] masks = new long[k];
+    if (memo != null) {
+      for (int i = 0; i < k; i++) {
+        for (int x : groups[i]) {
+          masks[i] |= 1L << x;
+        }
+      }
+    }
     for (int i = 0; i < k; i++) {
       for (int j = 0; j < k; j++) {
         if (i == j) {
+          continue;
+        }
+        PairKey key = memo == null ? null : new PairKey(masks[i], masks[j], withCompute);
+        Double known = key == null ? null : memo.get(key);
+        if (known != null) {
+          b[i][j] = known;
           continue;
         }
         double[][] m = new double[groups[i].length][groups[j].length];
@@ -222,6 +252,9 @@ public final class GeneticAllocator implements Allocator {
           }
         }
         b[i][j] = Matching.bottleneck(m);
+        if (key != null) {
+          memo.put(key, b[i][j]);
+        }
       }
     }
     return b;

@@ -39,6 +39,8 @@ public final class SkipPipeCli {
     switch (args[0]) {
       case "plan", "simulate", "compare", "timeline":
         return PlannerCli.run(args, System.out, System.err);
+      case "train":
+        return TrainCommand.run(rest, System.out, System.err);
       case "export":
         return CheckpointExport.run(rest, System.out, System.err);
       case "bench":

@@ -28,32 +28,33 @@ import scala.reflect.ClassTag$;
  *
  * <pre>
  * spark-submit ... --class io.skippipe.job.deploy.Preflight skippipe-spark-job-VERSION-dist.jar \
- *     RUN_DIR EXECUTORS
+ *     EXECUTORS RUN_DIR [RUN_DIR ...]
  * </pre>
  *
  * <p>It runs one barrier stage of {@code EXECUTORS} tasks (so every task gets its own slot, as the
  * training job's nodes do). Each task loads DJL's PyTorch engine from the application jar without
- * network, adds two numbers on it, counts the GPUs libtorch sees, and writes a file under {@code
- * RUN_DIR/preflight/} through a Hadoop configuration built in the task thread (the route that finds
- * S3A under spark-submit). The driver prints one {@code PREFLIGHT} line per task, writes {@code
- * RUN_DIR/preflight/_PREFLIGHT_OK} and exits 0 only when every task succeeded on a distinct
- * executor; 2 for bad arguments, 1 otherwise.
+ * network, adds two numbers on it, counts the GPUs libtorch sees, and writes a file under each
+ * {@code RUN_DIR/preflight/} through a Hadoop configuration built in the task thread (the route
+ * that finds S3A under spark-submit). The driver prints one {@code PREFLIGHT} line per task, writes
+ * {@code RUN_DIR/preflight/_PREFLIGHT_OK} and exits 0 only when every task succeeded on a distinct
+ * executor; 2 for bad arguments, 1 otherwise. Several run directories (say an HDFS and an S3 one)
+ * are checked by the same tasks.
  */
 public final class Preflight {
   private Preflight() {}
 
-  static final String USAGE = "usage: Preflight RUN_DIR EXECUTORS  (RUN_DIR: a Hadoop URI or path,"
-      + " EXECUTORS: how many executors the training job will use, >= 1)";
+  static final String USAGE = "usage: Preflight EXECUTORS RUN_DIR [RUN_DIR ...]  (EXECUTORS: how"
+      + " many executors the training job will use, >= 1; RUN_DIR: a Hadoop URI or path)";
 
   /** What one task found, tab-separated so it needs no serializer registration. */
-  record Report(String executorId, String host, String engine, int gpus, String file) {
+  record Report(String executorId, String host, String engine, int gpus, String files) {
     static Report parse(String line) {
       String[] f = line.split("\t", -1);
       return new Report(f[0], f[1], f[2], Integer.parseInt(f[3]), f[4]);
     }
 
     String line() {
-      return String.join("\t", executorId, host, engine, Integer.toString(gpus), file);
+      return String.join("\t", executorId, host, engine, Integer.toString(gpus), files);
     }
   }
 
@@ -64,10 +65,10 @@ public final class Preflight {
   static int run(String[] args) {
     int executors;
     try {
-      if (args.length != 2) {
-        throw new IllegalArgumentException("expected 2 arguments, got " + args.length);
+      if (args.length < 2) {
+        throw new IllegalArgumentException("expected at least 2 arguments, got " + args.length);
       }
-      executors = Integer.parseInt(args[1]);
+      executors = Integer.parseInt(args[0]);
       if (executors < 1) {
         throw new IllegalArgumentException("EXECUTORS must be >= 1, was " + executors);
       }
@@ -75,13 +76,16 @@ public final class Preflight {
       System.err.println("Preflight: " + e.getMessage() + "\n" + USAGE);
       return 2;
     }
-    String runDir = HadoopConfs.toUri(args[0]).toString();
+    List<String> runDirs = new ArrayList<>();
+    for (int i = 1; i < args.length; i++) {
+      runDirs.add(HadoopConfs.toUri(args[i]).toString());
+    }
     SparkSession spark = SparkSession.builder().appName("skippipe-preflight").getOrCreate();
     try {
       List<Report> reports = check(JavaSparkContext.fromSparkContext(spark.sparkContext()),
-          runDir, executors);
+          runDirs, executors);
       reports.forEach(r -> System.out.printf("PREFLIGHT executor=%s host=%s engine=%s gpus=%d"
-          + " wrote=%s%n", r.executorId(), r.host(), r.engine(), r.gpus(), r.file()));
+          + " wrote=%s%n", r.executorId(), r.host(), r.engine(), r.gpus(), r.files()));
       TreeSet<String> distinct = new TreeSet<>();
       reports.forEach(r -> distinct.add(r.executorId()));
       if (distinct.size() != executors) {
@@ -90,8 +94,11 @@ public final class Preflight {
             + " spark.task.cpus)%n", executors, distinct.size(), distinct);
         return 1;
       }
-      writeMarker(runDir, reports);
-      System.out.printf("PREFLIGHT OK %d executors, run dir %s%n", executors, runDir);
+      for (String runDir : runDirs) {
+        writeMarker(runDir, reports);
+      }
+      System.out.printf("PREFLIGHT OK %d executors, run dirs %s%n", executors,
+          String.join(" ", runDirs));
       return 0;
     } catch (Exception e) {
       System.err.println("PREFLIGHT FAILED: " + e);
@@ -103,14 +110,14 @@ public final class Preflight {
   }
 
   /** Runs the per-executor checks as one barrier stage and returns the tasks' reports. */
-  static List<Report> check(JavaSparkContext jsc, String runDir, int executors) {
+  static List<Report> check(JavaSparkContext jsc, List<String> runDirs, int executors) {
     List<Integer> ids = IntStream.range(0, executors).boxed().toList();
     Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>> task =
         (Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>>
             & Serializable) it -> {
               List<String> out = new ArrayList<>();
               while (it.hasNext()) {
-                out.add(checkHere(runDir, it.next()).line());
+                out.add(checkHere(runDirs, it.next()).line());
               }
               return CollectionConverters.asScala(out.iterator());
             };
@@ -123,8 +130,8 @@ public final class Preflight {
     return reports;
   }
 
-  /** One task's checks: the DJL engine works offline here, and the run directory is writable. */
-  static Report checkHere(String runDir, int task) {
+  /** One task's checks: the DJL engine works offline here, and the run directories are writable. */
+  static Report checkHere(List<String> runDirs, int task) {
     Engine engine = Engine.getEngine("PyTorch");
     float sum;
     try (NDManager manager = engine.newBaseManager()) {
@@ -141,19 +148,23 @@ public final class Preflight {
     } catch (IOException e) {
       host = "unknown";
     }
-    Path file = new Path(URI.create(runDir + "/preflight/task-" + task + ".txt"));
     String text = "executor=" + executorId + " host=" + host + " engine=" + engine.getEngineName()
         + " " + engine.getVersion() + "\n";
-    try {
-      FileSystem fs = file.getFileSystem(HadoopConfs.current());
-      try (OutputStream out = fs.create(file, true)) {
-        out.write(text.getBytes(StandardCharsets.UTF_8));
+    List<String> written = new ArrayList<>();
+    for (String runDir : runDirs) {
+      Path file = new Path(URI.create(runDir + "/preflight/task-" + task + ".txt"));
+      try {
+        FileSystem fs = file.getFileSystem(HadoopConfs.current());
+        try (OutputStream out = fs.create(file, true)) {
+          out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot write " + file + " from executor " + executorId, e);
       }
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot write " + file + " from executor " + executorId, e);
+      written.add(file.toString());
     }
     return new Report(executorId, host, engine.getEngineName() + " " + engine.getVersion(),
-        engine.getGpuCount(), file.toString());
+        engine.getGpuCount(), String.join(" ", written));
   }
 
   private static void writeMarker(String runDir, List<Report> reports) throws IOException {

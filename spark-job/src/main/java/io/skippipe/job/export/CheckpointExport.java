@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
+import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.Corpus;
@@ -38,8 +39,8 @@ import org.apache.hadoop.fs.FileSystem;
  *
  * <p>The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
  * {@code step-NNNNNN} directory (which must be committed). Each stage's weights are read from replica
- * 0 ({@code step-N/stage-SS/replica-0/}{@link StageCheckpoint#weightsFile}); the replicas of a stage
- * hold the same weights after each step's all-reduce. The model spec comes from {@code --model}, or
+ * 0 ({@code step-N/stage-SS/replica-0/}{@link StageState#WEIGHTS}, as the stage tasks write them);
+ * the replicas of a stage hold the same weights after each step's all-reduce. The model spec comes from {@code --model}, or
  * else from the run's {@code plan.json} next to the checkpoint root (its {@code "model"} object).
  */
 public final class CheckpointExport {
@@ -138,7 +139,7 @@ public final class CheckpointExport {
     HfConfig hf = HfConfig.from(cfg, 0, 0);
     List<Map<String, Tensor>> stages = new ArrayList<>();
     for (int s = 0; s < cfg.stages(); s++) {
-      String name = StageCheckpoint.weightsFile(s);
+      String name = StageState.WEIGHTS;
       byte[] bytes = store.read(step, s, 0, name);
       stages.add(StageCheckpoint.readWeights(new ByteArrayInputStream(bytes), bytes.length,
           root + "/step-" + step + "/stage-" + s + "/replica-0/" + name, hf, s,

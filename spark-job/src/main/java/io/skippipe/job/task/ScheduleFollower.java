@@ -126,6 +126,12 @@ public final class ScheduleFollower {
     // gradient all-reduce among the stage's replicas
     List<Integer> replicas = plan.stages().get(stageIndex);
     if (replicas.size() > 1) {
+      double localSumSq = stage.gradientSumOfSquares();
+      if (!Double.isFinite(localSumSq)) {
+        throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): local"
+            + " gradient sum of squares is " + localSumSq + " before the all-reduce of iteration "
+            + iteration);
+      }
       long t0 = nowMicros();
       float[] summed = RingAllReduce.sum(box, replicas, iteration, stage.flatGradients(),
           settings.timeoutMillis());
@@ -136,6 +142,11 @@ public final class ScheduleFollower {
     }
     // scalar exchange: global gradient norm and mean loss
     double sumSq = stage.gradientSumOfSquares();
+    if (!Double.isFinite(sumSq)) {
+      throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): gradient sum"
+          + " of squares is " + sumSq + " after iteration " + iteration + "'s backward passes"
+          + (replicas.size() > 1 ? " and the all-reduce" : ""));
+    }
     long t0 = nowMicros();
     double[] global = exchangeScalars(iteration, sumSq, loss[0], (int) loss[1]);
     long t1 = nowMicros();
@@ -179,7 +190,7 @@ public final class ScheduleFollower {
         int mb = e.getKey();
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
-        float[] g = stage.backward(mb, e.getValue());
+        float[] g = finite(stage.backward(mb, e.getValue()), "backward", mb);
         pad(t0, costs.backwardMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
@@ -200,6 +211,11 @@ public final class ScheduleFollower {
         long t1 = nowMicros();
         clock.busy += t1 - t0;
         spans.accept(new Span(node, stageIndex, mb, Span.Kind.LOSS, rel(t0), rel(t1)));
+        finite(r.gradHidden(), "loss gradient", mb);
+        if (!Float.isFinite(r.loss())) {
+          throw new IllegalStateException("node " + node + ": loss of microbatch " + mb + " is "
+              + r.loss());
+        }
         lossSum += r.loss();
         lossCount++;
         List<Integer> path = m.path();
@@ -220,9 +236,9 @@ public final class ScheduleFollower {
           toInject.remove(mb);
           TokenBatch batch = TokenBatch.of(data.tokens(iteration, mb), seqLen);
           targets.put(mb, batch.targets());
-          h = stage.forwardTokens(mb, batch.inputIds());
+          h = finite(stage.forwardTokens(mb, batch.inputIds()), "forwardTokens", mb);
         } else {
-          h = stage.forward(mb, forwards.remove(mb));
+          h = finite(stage.forward(mb, forwards.remove(mb)), "forward", mb);
         }
         pad(t0, costs.forwardMicros(node));
         long t1 = nowMicros();
@@ -254,6 +270,17 @@ public final class ScheduleFollower {
       }
     }
     return new double[] {lossSum, lossCount};
+  }
+
+  private float[] finite(float[] v, String what, int mb) {
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) {
+        throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): " + what
+            + " of microbatch " + mb + " produced " + v[i] + " at element " + i + " of "
+            + v.length);
+      }
+    }
+    return v;
   }
 
   private boolean pipelineBlock(Block b, int iteration) {

@@ -166,7 +166,7 @@ public final class StageTask {
     }
     LlamaConfig llama = Models.llama(plan.model());
     JobConfig cfg = spec.config();
-    StageModel model = StageModel.create(llama, stageIndex, cfg.seed());
+    StageModel model = ModelWarmup.create(llama, stageIndex, cfg.seed());
     AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay()));
     try {

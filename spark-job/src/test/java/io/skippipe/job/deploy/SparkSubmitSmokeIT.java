@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
  * local-cluster[2,1,1024]}: two executor JVMs that get our classes only from the dist jar and Spark
  * only from a {@code SPARK_HOME/jars} made of the provided jars, as on a cluster. The job is {@link
  * Preflight}: DJL's engine loads from the jar in each executor and each writes to HDFS (a
- * MiniDFSCluster) or S3A (moto).
+ * MiniDFSCluster) and to S3A (moto).
  */
 class SparkSubmitSmokeIT {
   private static final Path ROOT = Paths.get(System.getProperty("skippipe.repo.root", ".."))
@@ -53,30 +53,25 @@ class SparkSubmitSmokeIT {
     deleteTree(sparkHome.resolve("work"));
   }
 
+  /**
+   * One submission (a local-cluster start costs 20 s to minutes on a busy 2-core machine) checks
+   * both storage routes: every task writes to the MiniDFSCluster and to S3A.
+   */
   @Test
-  void preflightOnLocalClusterWritesToHdfs() throws Exception {
-    try (MiniHdfs hdfs = MiniHdfs.start()) {
-      String runDir = hdfs.uri() + "/runs/preflight";
-      Result r = submit(List.of(), Preflight.class.getName(), runDir, "2");
-      assertEquals(0, r.exitCode, r.output);
-      assertTrue(r.output.contains("PREFLIGHT OK 2 executors"), r.output);
-      assertTwoExecutorsWrote(URI.create(runDir), new Configuration(), r.output);
-    }
-  }
-
-  @Test
-  void preflightOnLocalClusterWritesToS3a() throws Exception {
-    try (MotoS3 s3 = MotoS3.start()) {
+  void preflightOnLocalClusterWritesToHdfsAndS3a() throws Exception {
+    try (MiniHdfs hdfs = MiniHdfs.start(); MotoS3 s3 = MotoS3.start()) {
       s3.createBucket("smoke");
       List<String> conf = new ArrayList<>();
       s3.hadoopConf().forEach((k, v) -> conf.add("spark.hadoop." + k + "=" + v));
-      String runDir = "s3a://smoke/runs/preflight";
-      Result r = submit(conf, Preflight.class.getName(), runDir, "2");
+      String hdfsRunDir = hdfs.uri() + "/runs/preflight";
+      String s3RunDir = "s3a://smoke/runs/preflight";
+      Result r = submit(conf, Preflight.class.getName(), "2", hdfsRunDir, s3RunDir);
       assertEquals(0, r.exitCode, r.output);
       assertTrue(r.output.contains("PREFLIGHT OK 2 executors"), r.output);
-      Configuration hadoop = new Configuration();
-      s3.hadoopConf().forEach(hadoop::set);
-      assertTwoExecutorsWrote(URI.create(runDir), hadoop, r.output);
+      assertTwoExecutorsWrote(URI.create(hdfsRunDir), new Configuration(), r.output);
+      Configuration s3conf = new Configuration();
+      s3.hadoopConf().forEach(s3conf::set);
+      assertTwoExecutorsWrote(URI.create(s3RunDir), s3conf, r.output);
     }
   }
 

@@ -11,12 +11,13 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
+import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.optim.AdamW;
+import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
-import io.skippipe.model.weights.Safetensors.Tensor;
-import io.skippipe.model.weights.StageCheckpoint;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -189,7 +190,7 @@ class CheckpointExportTest {
     return s;
   }
 
-  /** What the runtime's stage task writes at a checkpoint: replica 0's weights of every stage. */
+  /** What the runtime's stage tasks write at a checkpoint (StageState), replica 0 of each stage. */
   private void writeStep(HadoopCheckpointStore store, long step, List<StageModel> stages)
       throws IOException {
     for (int s = 0; s < stages.size(); s++) {
@@ -199,12 +200,7 @@ class CheckpointExportTest {
 
   private void writeStage(HadoopCheckpointStore store, long step, int s, StageModel stage)
       throws IOException {
-    Map<String, long[]> shapes = stage.parameterShapes();
-    Map<String, Tensor> tensors = new LinkedHashMap<>();
-    stage.exportWeights().forEach((k, v) -> tensors.put(k, new Tensor(shapes.get(k), v)));
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    StageCheckpoint.writeWeights(bytes, hf, s, cfg.layersPerStage(), tensors);
-    store.write(step, s, 0, StageCheckpoint.weightsFile(s), bytes.toByteArray());
+    StageState.save(store, step, s, 0, stage, new AdamW(stage, AdamWConfig.llamaDefaults()));
   }
 
   /** Logits of the whole model (every stage in order) for one sequence, on the graph API. */

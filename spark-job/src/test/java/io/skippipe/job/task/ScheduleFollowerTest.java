@@ -92,7 +92,7 @@ class ScheduleFollowerTest {
       for (int node = 0; node < n; node++) {
         int me = node;
         weights.add(pool.submit(() -> {
-          try (StageModel stage = StageModel.create(cfg, plan.stageOf(me), SEED);
+          try (StageModel stage = ModelWarmup.create(cfg, plan.stageOf(me), SEED);
               AdamW opt = new AdamW(stage, AdamWConfig.llamaDefaults())) {
             ScheduleFollower f = new ScheduleFollower(plan, me, stage, opt,
                 new Mailbox(endpoints.get(me)),

@@ -1,0 +1,192 @@
+package io.skippipe.job;
+
+import io.skippipe.job.checkpoint.CheckpointStore;
+import io.skippipe.job.checkpoint.HadoopCheckpointStore;
+import io.skippipe.job.config.ConfigException;
+import io.skippipe.job.config.JobConfig;
+import io.skippipe.job.config.Settings;
+import io.skippipe.job.driver.ChunkedTraining;
+import io.skippipe.job.driver.DataPrep;
+import io.skippipe.job.driver.JobPlanning;
+import io.skippipe.job.driver.RunMetrics;
+import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.spark.SparkSettings;
+import io.skippipe.job.task.ExecutorSlots;
+import io.skippipe.job.task.Rendezvous;
+import io.skippipe.job.task.SlotAddress;
+import io.skippipe.scheduler.plan.Plan;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import scala.Tuple2;
+
+/**
+ * The SkipPipe training job (spark-submit main class): config → data → rendezvous → plan → train
+ * in chunks → report. Each phase is one call; DESIGN.md §6 describes them.
+ */
+public final class SkipPipeJob {
+  private SkipPipeJob() {}
+
+  /** What a run produced. */
+  public record Summary(String runDir, String planHash, long firstStep, long lastStep,
+      int failedAttempts, List<RunMetrics.IterationRow> iterations,
+      double predictedIterationSeconds, String checkpoint) {}
+
+  /** spark-submit entry point: settings come from the SparkConf ({@code --conf spark.skippipe.*}). */
+  public static void main(String[] args) {
+    SparkConf conf = SparkSettings.apply(new SparkConf());
+    JobConfig cfg;
+    try {
+      cfg = JobConfig.from(Settings.of(skippipeKeys(conf)));
+    } catch (ConfigException e) {
+      System.err.println("skippipe: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+    try {
+      run(spark, cfg, Map.of(), System.out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      spark.stop();
+    }
+  }
+
+  /** The spark.skippipe.* entries of a SparkConf. */
+  public static Map<String, String> skippipeKeys(SparkConf conf) {
+    Map<String, String> m = new HashMap<>();
+    for (Tuple2<String, String> t : conf.getAll()) {
+      if (t._1().startsWith("spark.skippipe.")) {
+        m.put(t._1(), t._2());
+      }
+    }
+    return m;
+  }
+
+  /** Runs the job on a session; {@code hadoop} adds Hadoop keys (tests), normally empty. */
+  public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
+      PrintStream out) throws IOException {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Configuration conf = HadoopConfs.current(hadoop);
+    JobPlanning.PlannedRun planned = JobPlanning.plan(cfg, uri -> read(uri, conf));
+    Plan plan = planned.plan();
+    checkSlots(jsc, plan);
+    write(cfg.runDir() + "/plan.json", planned.json(), conf);
+    Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
+        plan.model().seqLen(), plan.model().vocab(), hadoop);
+    String run = "run-" + UUID.randomUUID();
+    byte[] secret = secret(cfg);
+    ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, secret, shards, hadoop);
+    CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(), conf);
+    long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
+        * plan.model().seqLen();
+    RunMetrics metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
+        tokens, out, cfg.progress());
+    ChunkedTraining.Outcome outcome;
+    try {
+      outcome = ChunkedTraining.train(jsc, setup, store, metrics::afterChunk);
+    } finally {
+      ExecutorSlots.close(run); // local mode: the driver JVM holds the slots
+    }
+    write(cfg.runDir() + "/metrics/iterations.jsonl", lines(metrics.iterationLines()), conf);
+    write(cfg.runDir() + "/trace/measured-spans.jsonl", lines(metrics.spanLines()), conf);
+    Summary s = new Summary(cfg.runDir(), planned.hash(), outcome.firstStep(), outcome.lastStep(),
+        outcome.failedAttempts(), metrics.rows(), plan.iterationSeconds(),
+        store.latest().map(c -> store.root() + "/" + CheckpointStore.stepDir(c.step()))
+            .orElse("none"));
+    report(s, cfg, out);
+    return s;
+  }
+
+  private static void checkSlots(JavaSparkContext jsc, Plan plan) {
+    int slots = jsc.sc().defaultParallelism();
+    if (slots < plan.nodeCount()) {
+      throw new ConfigException("spark.master", jsc.master(), "the plan has " + plan.nodeCount()
+          + " nodes but Spark offers " + slots + " task slots (a barrier stage needs one per node)",
+          "use local[" + plan.nodeCount() + "] or enough executors x cores for "
+              + plan.nodeCount() + " tasks");
+    }
+  }
+
+  private static ChunkedTraining.RunSetup rendezvous(JavaSparkContext jsc, JobConfig cfg,
+      JobPlanning.PlannedRun planned, String run, byte[] secret, Map<Integer, String> shards,
+      Map<String, String> hadoop) {
+    List<SlotAddress> slots = new ArrayList<>(Rendezvous.run(jsc, planned.plan().nodeCount(), run,
+        cfg.transfer(), secret));
+    slots.sort(Comparator.comparing(SlotAddress::executorId).thenComparing(SlotAddress::slot));
+    Map<String, Integer> roles = new HashMap<>();
+    Map<Integer, SlotAddress> peers = new HashMap<>();
+    for (int node = 0; node < slots.size(); node++) {
+      roles.put(slots.get(node).key(), node);
+      peers.put(node, slots.get(node));
+    }
+    return new ChunkedTraining.RunSetup(run, planned.json(), planned.hash(), roles, peers, secret,
+        cfg, cfg.checkpointRoot(), shards, hadoop);
+  }
+
+  private static byte[] secret(JobConfig cfg) {
+    if (!cfg.runSecret().isEmpty()) {
+      return cfg.runSecret().getBytes(StandardCharsets.UTF_8);
+    }
+    byte[] b = new byte[32];
+    new SecureRandom().nextBytes(b);
+    return b;
+  }
+
+  private static void report(Summary s, JobConfig cfg, PrintStream out) {
+    out.println();
+    out.println("SkipPipe run " + s.runDir() + " (plan " + s.planHash().substring(0, 12) + ")");
+    StringBuilder curve = new StringBuilder();
+    for (RunMetrics.IterationRow r : s.iterations()) {
+      curve.append(String.format(" %.3f", r.loss()));
+    }
+    out.println("  loss by iteration:" + curve);
+    double measured = s.iterations().stream().skip(Math.min(1, s.iterations().size() - 1))
+        .mapToDouble(RunMetrics.IterationRow::seconds).average().orElse(Double.NaN);
+    double scale = cfg.network().emulated() ? cfg.network().timeScale() : 1.0;
+    out.printf("  iteration time: measured %.3f s (mean, first excluded), predicted %.3f s"
+            + " (simulator) x time scale %.3g = %.3f s%n", measured,
+        s.predictedIterationSeconds(), scale, s.predictedIterationSeconds() * scale);
+    out.println("  steps " + s.firstStep() + " -> " + s.lastStep() + ", failed chunk attempts "
+        + s.failedAttempts());
+    out.println("  checkpoint: " + s.checkpoint());
+    out.println("  metrics: " + s.runDir() + "/metrics/iterations.jsonl, trace: " + s.runDir()
+        + "/trace/measured-spans.jsonl");
+  }
+
+  private static String lines(List<String> l) {
+    return l.isEmpty() ? "" : String.join("\n", l) + "\n";
+  }
+
+  private static byte[] read(String uri, Configuration conf) {
+    Path p = new Path(HadoopConfs.toUri(uri));
+    try (InputStream in = p.getFileSystem(conf).open(p)) {
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + uri, e);
+    }
+  }
+
+  private static void write(String uri, String text, Configuration conf) throws IOException {
+    Path p = new Path(HadoopConfs.toUri(uri));
+    try (OutputStream o = p.getFileSystem(conf).create(p, true)) {
+      o.write(text.getBytes(StandardCharsets.UTF_8));
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package io.skippipe.job.driver;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.job.metrics.TrainingMetrics;
+import io.skippipe.job.task.ChunkResult;
+import io.skippipe.job.task.NodeIterationStats;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Turns node reports into per-iteration metrics: one JSON line per iteration (loss, tokens/s,
+ * iteration time, per-node busy/idle/wait), the console progress line with ETA, the values the
+ * metrics plugin exports, and the measured span lines for {@code trace/measured-spans.jsonl}.
+ */
+public final class RunMetrics {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** One iteration, aggregated over nodes. */
+  public record IterationRow(int iteration, double loss, double gradNorm, double seconds,
+      double tokensPerSecond) {}
+
+  private final int totalIterations;
+  private final int chunkIterations;
+  private final long tokensPerIteration;
+  private final PrintStream console;
+  private final boolean progress;
+  private final long startNanos = System.nanoTime();
+  private final List<String> iterationLines = new ArrayList<>();
+  private final List<String> spanLines = new ArrayList<>();
+  private final List<IterationRow> rows = new ArrayList<>();
+
+  public RunMetrics(int totalIterations, int chunkIterations, long tokensPerIteration,
+      PrintStream console, boolean progress) {
+    this.totalIterations = totalIterations;
+    this.chunkIterations = chunkIterations;
+    this.tokensPerIteration = tokensPerIteration;
+    this.console = console;
+    this.progress = progress;
+  }
+
+  /** Records one chunk's node reports. */
+  public void afterChunk(List<ChunkResult> results) {
+    Map<Integer, List<NodeIterationStats>> byIteration = new TreeMap<>();
+    for (ChunkResult r : results) {
+      spanLines.addAll(r.spanLines());
+      for (NodeIterationStats s : r.iterations()) {
+        byIteration.computeIfAbsent(s.iteration(), k -> new ArrayList<>()).add(s);
+      }
+    }
+    for (Map.Entry<Integer, List<NodeIterationStats>> e : byIteration.entrySet()) {
+      List<NodeIterationStats> nodes = e.getValue();
+      nodes.sort((a, b) -> Integer.compare(a.node(), b.node()));
+      long micros = nodes.stream().mapToLong(NodeIterationStats::iterationMicros).max().orElse(0);
+      double seconds = micros / 1e6;
+      NodeIterationStats any = nodes.get(0);
+      IterationRow row = new IterationRow(e.getKey(), any.meanLoss(), any.gradNorm(), seconds,
+          seconds > 0 ? tokensPerIteration / seconds : 0);
+      rows.add(row);
+      ObjectNode line = JSON.createObjectNode();
+      line.put("iteration", row.iteration());
+      line.put("loss", row.loss());
+      line.put("gradNorm", row.gradNorm());
+      line.put("iterationSeconds", row.seconds());
+      line.put("tokensPerSecond", row.tokensPerSecond());
+      ArrayNode arr = line.putArray("nodes");
+      for (NodeIterationStats s : nodes) {
+        ObjectNode n = arr.addObject();
+        n.put("node", s.node());
+        n.put("stage", s.stage());
+        n.put("busySeconds", s.busyMicros() / 1e6);
+        n.put("waitSeconds", s.waitMicros() / 1e6);
+        n.put("idleSeconds", s.idleMicros() / 1e6);
+        if (micros > 0) {
+          TrainingMetrics.get().recordNode(new TrainingMetrics.NodeShare(s.node(), s.stage(),
+              Math.min(1, s.busyMicros() / (double) micros),
+              Math.min(1, (micros - s.busyMicros()) / (double) micros)));
+        }
+      }
+      iterationLines.add(line.toString());
+      TrainingMetrics.get().recordIteration(new TrainingMetrics.Iteration(row.iteration() + 1,
+          row.iteration() / chunkIterations + 1, row.loss(), row.tokensPerSecond(), micros));
+    }
+    if (progress && !rows.isEmpty()) {
+      IterationRow last = rows.get(rows.size() - 1);
+      int done = last.iteration() + 1;
+      double elapsed = (System.nanoTime() - startNanos) / 1e9;
+      int doneHere = rows.size();
+      double eta = doneHere == 0 ? 0 : elapsed / doneHere * (totalIterations - done);
+      console.printf("[skippipe] iteration %d/%d  loss %.4f  %.2f s/it  %.0f tokens/s  ETA %.0f s%n",
+          done, totalIterations, last.loss(), last.seconds(), last.tokensPerSecond(), eta);
+    }
+  }
+
+  public List<IterationRow> rows() {
+    return List.copyOf(rows);
+  }
+
+  public List<String> iterationLines() {
+    return List.copyOf(iterationLines);
+  }
+
+  public List<String> spanLines() {
+    return List.copyOf(spanLines);
+  }
+}
