@@ -160,7 +160,8 @@ public record PackedDataset(int seqLen, int[] sequences) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof PackedDataset p && p.seqLen == seqLen && Arrays.equals(p.sequences, sequences);
+    return o instanceof PackedDataset p && p.seqLen == seqLen
+        && Arrays.equals(p.sequences, sequences);
   }
 
   @Override

@@ -11,8 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The Hugging Face {@code config.json} of a {@code LlamaForCausalLM}: the fields a Python user needs
- * to load our safetensors with {@code transformers}, and the dimensions our own code checks weights
+ * The Hugging Face {@code config.json} of a {@code LlamaForCausalLM}: the fields a Python user
+ * needs to load our safetensors with {@code transformers}, and the dimensions our own code checks weights
  * against. It deliberately does not depend on the DJL-side {@code LlamaConfig}, so the reference
  * implementation and the weight files share nothing with the code they check.
  *
@@ -172,7 +172,8 @@ public record HfConfig(
     if (o.has("head_dim") && o.get("head_dim").asInt() != hidden / heads) {
       throw new IllegalArgumentException(
           source + " has head_dim " + o.get("head_dim").asInt() + " but hidden_size / heads = "
-              + hidden / heads + "; only head_dim = hidden_size / num_attention_heads is supported");
+              + hidden / heads
+              + "; only head_dim = hidden_size / num_attention_heads is supported");
     }
     return new HfConfig(
         hidden,
@@ -198,7 +199,8 @@ public record HfConfig(
   /** Parses {@code config.json} text. */
   public static HfConfig parse(String json) {
     try {
-      return read(new java.io.ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)), "config");
+      byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+      return read(new java.io.ByteArrayInputStream(bytes), "config");
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

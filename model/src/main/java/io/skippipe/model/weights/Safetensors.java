@@ -57,7 +57,8 @@ public final class Safetensors {
     public Tensor {
       for (long s : shape) {
         if (s < 0) {
-          throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+          throw new IllegalArgumentException(
+              "negative dimension in shape " + Arrays.toString(shape));
         }
       }
       if (LlamaTensors.numel(shape) != data.length) {
@@ -109,7 +110,8 @@ public final class Safetensors {
   // Writing
 
   /** Writes tensors (in map order) and metadata to a stream; does not close it. */
-  public static void write(OutputStream out, Map<String, Tensor> tensors, Map<String, String> metadata)
+  public static void write(
+      OutputStream out, Map<String, Tensor> tensors, Map<String, String> metadata)
       throws IOException {
     byte[] header = headerBytes(tensors, metadata);
     ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
@@ -128,7 +130,7 @@ public final class Safetensors {
     out.flush();
   }
 
-  /** Writes a file (through a temporary sibling renamed into place, so a crash leaves no half file). */
+  /** Writes a file through a temporary sibling renamed into place (no half-written file). */
   public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
       throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
@@ -223,7 +225,8 @@ public final class Safetensors {
                   + e.begin() + ".." + e.end() + " after the header) ends early. The file was"
                   + " cut off while being written or copied; write or copy it again", eof);
         }
-        ByteBuffer.wrap(chunk, 0, 4 * n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data, i, n);
+        ByteBuffer.wrap(chunk, 0, 4 * n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+            .get(data, i, n);
       }
       tensors.put(e.name(), new Tensor(e.shape(), data));
     }
@@ -314,8 +317,8 @@ public final class Safetensors {
       throw new IllegalArgumentException(
           source + " " + what + ": the header describes " + expected + " data bytes, the file"
               + " holds " + (totalLength - 8 - n) + " after the header"
-              + (entries.isEmpty() ? "" : " (last tensor \"" + entries.get(entries.size() - 1).name()
-                  + "\" ends at " + expected + ")")
+              + (entries.isEmpty() ? "" : " (last tensor \""
+                  + entries.get(entries.size() - 1).name() + "\" ends at " + expected + ")")
               + ". Write or copy the file again");
     }
     Map<String, Entry> byOffset = new LinkedHashMap<>();

@@ -63,7 +63,7 @@ public final class StageWeights {
     }
   }
 
-  /** Saves a stage (weights, and optimizer state if {@code optimizer} is not null) into a folder. */
+  /** Saves a stage (weights; optimizer state unless {@code optimizer} is null) into a folder. */
   public static void save(Path dir, HfConfig c, StageModel stage, AdamW optimizer)
       throws IOException {
     StageCheckpoint.save(dir, c, stage.stage(), stage.config().layersPerStage(), weights(stage),

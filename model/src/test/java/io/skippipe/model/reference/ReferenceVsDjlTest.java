@@ -113,6 +113,7 @@ class ReferenceVsDjlTest {
     TokenBatch batch = TokenBatch.of(tokens, T);
     stages.forEach(StageModel::zeroGradients);
     float[] h = forwardPath(2, path, batch.inputIds());
+    churnMemory(); // what a busy executor does between a microbatch's forward and its backward
     LossResult r = stages.get(0).lossAndBackwardStart(2, h, batch.targets(), 1f);
     float[] g = r.gradHidden();
     for (int i = path.length - 1; i >= 0; i--) {
@@ -160,6 +161,29 @@ class ReferenceVsDjlTest {
     assertEquals(B * T, p.tokens());
     assertEquals(ref, p.meanNll(), 1e-4 * ref);
     assertEquals(Math.exp(ref), p.perplexity(), 1e-4 * Math.exp(ref));
+  }
+
+  /**
+   * Collects garbage and reuses freed native memory, so that any tensor of the autograd graph that
+   * still points at a released Java buffer (e.g. a scalar made by {@code mul(Number)} on the grad
+   * path) is overwritten before the backward reads it. Found this way: NaN gradients in training.
+   */
+  static void churnMemory() {
+    for (int round = 0; round < 3; round++) {
+      System.gc();
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+        for (int i = 0; i < 50; i++) {
+          float[] junk = new float[1 + (i * 7919) % 4096];
+          java.util.Arrays.fill(junk, Float.NaN);
+          m.create(junk).mul(m.create(new float[] {Float.POSITIVE_INFINITY}));
+        }
+      }
+    }
   }
 
   static float[] gradientOf(StageModel stage, String name) {

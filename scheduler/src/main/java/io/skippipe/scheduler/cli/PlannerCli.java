@@ -253,8 +253,13 @@ public final class PlannerCli {
         sim.spans()));
     Path measured = in.resolve("trace").resolve("measured-spans.jsonl");
     if (Files.isDirectory(in) && Files.isRegularFile(measured)) {
-      List<Span> spans = SpanJson.read(measured);
-      sections.add(new HtmlTimeline.Section("measured (" + measured + ")", spans));
+      // Measured times count from the run's start; shift them to start at 0 like the prediction.
+      List<Span> raw = SpanJson.read(measured);
+      long origin = raw.stream().mapToLong(Span::startMicros).min().orElse(0);
+      List<Span> spans = raw.stream().map(x -> new Span(x.node(), x.stage(), x.microbatch(),
+          x.kind(), x.startMicros() - origin, x.endMicros() - origin)).toList();
+      sections.add(new HtmlTimeline.Section("measured (" + measured + ", from its first span)",
+          spans));
     }
     String outFile = a.require("--out");
     writeFile(Path.of(outFile), o -> HtmlTimeline.write("SkipPipe timeline: " + plan.method()

@@ -33,11 +33,20 @@ public final class Planner {
         cfg.stages() != null ? cfg.stages() : allocate(costs, profile, cfg);
     RouteConfig routing = Inputs.routeConfig(profile, model, cfg, limits, stages);
     Schedule schedule = Methods.router(cfg.method()).route(stages, costs, routing, rng(cfg, 1));
-    SimulationResult sim = Simulator.run(schedule, costs);
+    SimulationResult sim = simulate(schedule, costs);
     Plan plan = toPlan(cfg, profile, model, Inputs.limitsOf(cfg.method(), limits, stages), schedule,
         sim);
     ScheduleValidator.check(plan, sim.spans()).throwIfInvalid();
     return plan;
+  }
+
+  private static SimulationResult simulate(Schedule schedule, CostModel costs) {
+    SimulationResult sim = Simulator.run(schedule, costs);
+    if (sim.deadlocked()) {
+      throw new IllegalStateException("the " + schedule.microbatches().size() + "-microbatch "
+          + "schedule deadlocks in simulation (memory caps of crossing paths block each other)");
+    }
+    return sim;
   }
 
   /** The allocation step alone (compare runs it once and shares it between methods). */

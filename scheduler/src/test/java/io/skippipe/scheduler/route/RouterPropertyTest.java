@@ -63,12 +63,14 @@ class RouterPropertyTest {
               plan.microbatches().size());
           planned++;
         } catch (PlanningException e) {
+          System.out.println("seed " + seed + " " + method + ": " + e.getMessage());
           // TC1 can be unsatisfiable on some random instances; that must be rare and explained.
           assertTrue(e.getMessage().contains("Fix:"), e.getMessage());
           infeasible++;
         }
       }
     }
+    System.out.println("property test: planned " + planned + ", infeasible " + infeasible);
     assertTrue(failures.isEmpty(), failures.toString());
     assertTrue(planned >= 140, "planned " + planned + ", infeasible " + infeasible);
   }

@@ -41,7 +41,7 @@ public final class ConfigKeys {
   public static final Key RUN_SECRET = key("spark.skippipe.run.secret", "",
       "Secret for the block transfer's HMAC challenge; empty = 32 random bytes drawn by the driver per run.");
   public static final Key SEED = key("spark.skippipe.seed", "5",
-      "Seed of every random choice (weights init, data order, planner, run secret when drawn in tests).");
+      "Seed of every random choice: weight init, the planner (GCMA, routing), data order.");
 
   // --- model, cluster and plan --------------------------------------------------------------------
   public static final Key MODEL = key("spark.skippipe.model", "llama-tiny",

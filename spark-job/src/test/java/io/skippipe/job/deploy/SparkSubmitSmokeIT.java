@@ -75,6 +75,54 @@ class SparkSubmitSmokeIT {
     }
   }
 
+  /**
+   * The training job itself through SparkSubmit: two chunks of the tiny model on 12 task slots in
+   * two executor JVMs, training text read from HDFS, the run directory (plan, checkpoints, metrics)
+   * on S3A. Done = the last step's _COMMITTED marker exists, as the Airflow sensor expects.
+   */
+  @Test
+  void trainsTwoChunksReadingHdfsAndCommittingToS3a() throws Exception {
+    try (MiniHdfs hdfs = MiniHdfs.start(); MotoS3 s3 = MotoS3.start()) {
+      s3.createBucket("runs");
+      String input = hdfs.uri() + "/data/train.txt";
+      FileSystem hfs = FileSystem.newInstance(URI.create(hdfs.uri()), new Configuration());
+      try (var out = hfs.create(new org.apache.hadoop.fs.Path(input))) {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 400; i++) {
+          text.append("In the beginning the nodes of stage ").append(i % 6)
+              .append(" passed activations to each other over slow links.\n");
+        }
+        out.write(text.toString().getBytes(StandardCharsets.UTF_8));
+      } finally {
+        hfs.close();
+      }
+      List<String> conf = new ArrayList<>();
+      s3.hadoopConf().forEach((k, v) -> conf.add("spark.hadoop." + k + "=" + v));
+      String runDir = "s3a://runs/smoke";
+      conf.addAll(List.of(
+          "spark.skippipe.run.dir=" + runDir,
+          "spark.skippipe.data.input=" + input,
+          "spark.skippipe.data.format=text",
+          "spark.skippipe.model=llama-tiny",
+          "spark.skippipe.cluster=laptop-geo-12",
+          "spark.skippipe.network.mode=direct",
+          "spark.skippipe.train.iterations=2",
+          "spark.skippipe.train.chunkIterations=1",
+          "spark.skippipe.metrics.progress=true",
+          "spark.plugins=io.skippipe.job.metrics.SkipPipeMetricsPlugin"));
+      // laptop-geo-12 has 12 nodes: 2 executor JVMs x 6 task slots.
+      Result r = submitTo("local-cluster[2,6,2048]", conf, "io.skippipe.job.SkipPipeJob");
+      assertEquals(0, r.exitCode, r.output);
+      Configuration s3conf = new Configuration();
+      s3.hadoopConf().forEach(s3conf::set);
+      try (FileSystem fs = FileSystem.newInstance(URI.create(runDir), s3conf)) {
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path(runDir + "/plan.json")), r.output);
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path(
+            runDir + "/checkpoints/step-000002/_COMMITTED")), r.output);
+      }
+    }
+  }
+
   private static void assertTwoExecutorsWrote(URI runDir, Configuration conf, String output)
       throws IOException {
     FileSystem fs = FileSystem.newInstance(runDir, conf);
@@ -105,6 +153,12 @@ class SparkSubmitSmokeIT {
   /** {@code spark-submit --master local-cluster[2,1,1024] [--conf ...] --class C dist.jar args}. */
   private static Result submit(List<String> conf, String mainClass, String... args)
       throws Exception {
+    return submitTo("local-cluster[2,1,1024]", conf, mainClass, args);
+  }
+
+  /** {@code spark-submit --master MASTER [--conf ...] --class C dist.jar args}. */
+  private static Result submitTo(String master, List<String> conf, String mainClass,
+      String... args) throws Exception {
     String djl = System.getProperty("DJL_CACHE_DIR", System.getProperty("user.home") + "/.djl.ai");
     String djlFlags = "-Dai.djl.offline=true -DDJL_CACHE_DIR=" + djl + " -DENGINE_CACHE_DIR=" + djl;
     List<String> cmd = new ArrayList<>();
@@ -121,7 +175,7 @@ class SparkSubmitSmokeIT {
     cmd.addAll(List.of(djlFlags.split(" ")));
     cmd.addAll(List.of("-cp", sparkHome.resolve("jars") + File.separator + "*",
         "org.apache.spark.deploy.SparkSubmit",
-        "--master", "local-cluster[2,1,1024]",
+        "--master", master,
         "--conf", "spark.ui.enabled=false",
         "--conf", "spark.driver.host=127.0.0.1",
         "--conf", "spark.driver.bindAddress=127.0.0.1",
@@ -144,9 +198,9 @@ class SparkSubmitSmokeIT {
     Path log = Files.createTempFile(TARGET, "spark-submit-", ".log");
     pb.redirectOutput(log.toFile());
     Process p = pb.start();
-    if (!p.waitFor(240, TimeUnit.SECONDS)) {
+    if (!p.waitFor(480, TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
-      return new Result(-1, "timed out after 240 s; log " + log + "\n" + tail(log));
+      return new Result(-1, "timed out after 480 s; log " + log + "\n" + tail(log));
     }
     return new Result(p.exitValue(), tail(log));
   }
@@ -155,7 +209,8 @@ class SparkSubmitSmokeIT {
   private static String tail(Path log) throws IOException {
     List<String> lines = Files.readAllLines(log);
     StringBuilder b = new StringBuilder();
-    lines.stream().filter(l -> l.startsWith("PREFLIGHT")).forEach(l -> b.append(l).append('\n'));
+    lines.stream().filter(l -> l.startsWith("PREFLIGHT") || l.startsWith("[skippipe]"))
+        .forEach(l -> b.append(l).append('\n'));
     lines.subList(Math.max(0, lines.size() - 80), lines.size())
         .forEach(l -> b.append(l).append('\n'));
     return b.toString();
