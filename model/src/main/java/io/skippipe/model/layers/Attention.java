@@ -17,10 +17,11 @@ public record Attention(
     NDArray qProj, NDArray kProj, NDArray vProj, NDArray oProj, int heads, int kvHeads) {
 
   /**
-   * Attends over {@code xBTD} (already normalised); {@code causalMaskTT} holds 0 on and below the
-   * diagonal and -inf above it. The result belongs to {@code xBTD}'s manager.
+   * Attends over {@code xBTD} (already normalised) with the rotary tables, causal mask and score
+   * scale of {@code constants}. The result belongs to {@code xBTD}'s manager.
    */
-  public NDArray forward(NDArray xBTD, Rotary rotary, NDArray causalMaskTT) {
+  public NDArray forward(NDArray xBTD, AttentionConstants constants) {
+    Rotary rotary = constants.rotary();
     long batch = xBTD.getShape().get(0);
     long time = xBTD.getShape().get(1);
     long headDim = qProj.getShape().get(0) / heads;
@@ -35,9 +36,8 @@ public record Attention(
     NDArray kBHTK = repeatKv(kBGTK, batch, time, headDim);
     NDArray vBHTK = repeatKv(vBGTK, batch, time, headDim);
     // scaled dot-product scores with the causal mask
-    NDArray scoresBHTT =
-        qBHTK.matMul(kBHTK.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(headDim)));
-    NDArray probsBHTT = scoresBHTT.add(causalMaskTT).softmax(-1);
+    NDArray scoresBHTT = qBHTK.matMul(kBHTK.transpose(0, 1, 3, 2)).mul(constants.scoreScale());
+    NDArray probsBHTT = scoresBHTT.add(constants.causalMaskTT()).softmax(-1);
     // weighted sum of values, heads merged back: [B,H,T,K] -> [B,T,H*K]
     NDArray contextBTHK =
         probsBHTT.matMul(vBHTK).transpose(0, 2, 1, 3).reshape(batch, time, heads * headDim);

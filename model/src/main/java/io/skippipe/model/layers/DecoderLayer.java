@@ -47,10 +47,10 @@ public record DecoderLayer(
   }
 
   /** Runs the layer on {@code xBTD}; the result belongs to {@code xBTD}'s manager. */
-  public NDArray forward(NDArray xBTD, Rotary rotary, NDArray causalMaskTT) {
+  public NDArray forward(NDArray xBTD, AttentionConstants constants) {
     // attention norm -> attention -> residual
     NDArray attnInBTD = RmsNorm.forward(xBTD, inputNorm, normEps);
-    NDArray hBTD = xBTD.add(attention.forward(attnInBTD, rotary, causalMaskTT));
+    NDArray hBTD = xBTD.add(attention.forward(attnInBTD, constants));
     // feed-forward norm -> SwiGLU -> residual
     NDArray ffnInBTD = RmsNorm.forward(hBTD, postAttentionNorm, normEps);
     return hBTD.add(feedForward.forward(ffnInBTD));

@@ -183,9 +183,11 @@ public final class AutogradAdapter {
    *
    * <p>Why not {@code manager.create(data, shape)} alone: on the CPU the PyTorch engine wraps a
    * Java direct buffer with {@code from_blob}, so the tensor lives in memory that only the Java
-   * wrapper keeps alive and that is not aligned like libtorch's own allocations (the BLAS kernels
-   * then vary, and training runs stopped being bit-reproducible). Cloning gives an owned, aligned
-   * copy.
+   * wrapper keeps alive (and that is not aligned like libtorch's own allocations). Any native
+   * reference that outlives the wrapper (autograd saved tensors, views) then reads freed memory.
+   * Cloning gives a libtorch-owned copy. Observed before this and {@link
+   * io.skippipe.model.layers.AttentionConstants}: NaN/inf gradients after GC and training runs that
+   * were not bit-reproducible; after: identical weights across runs and threads (PathTrainerTest).
    */
   public static NDArray owned(NDManager manager, float[] data, Shape shape) {
     try (NDArray borrowed = manager.create(data, shape)) {

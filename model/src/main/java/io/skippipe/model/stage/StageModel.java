@@ -10,6 +10,7 @@ import ai.djl.nn.core.Embedding;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.ParameterLayout;
 import io.skippipe.model.layers.Attention;
+import io.skippipe.model.layers.AttentionConstants;
 import io.skippipe.model.layers.DecoderLayer;
 import io.skippipe.model.layers.RmsNorm;
 import io.skippipe.model.layers.Rotary;
@@ -76,8 +77,7 @@ public final class StageModel implements AutoCloseable {
   private final NDArray embedTokens;
   private final NDArray finalNorm;
   private final NDArray lmHead;
-  private final Map<Integer, Rotary> rotaryByLength = new HashMap<>();
-  private final Map<Integer, NDArray> maskByLength = new HashMap<>();
+  private final Map<Integer, AttentionConstants> constantsByLength = new HashMap<>();
   private final Set<NDArray> resident = AutogradAdapter.identitySet();
   private final Map<Integer, MicrobatchScope> inFlight = new LinkedHashMap<>();
 
@@ -435,7 +435,8 @@ public final class StageModel implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Graph-level API (same JVM: the trainer's single-graph checks and evaluation)
+  // Graph-level API (same JVM: single-graph checks and evaluation). Results belong to the input's
+  // manager; grad mode is the caller's (use AutogradAdapter.withGrad / withoutGrad).
 
   /** The live parameter arrays by HF name (do not close them). */
   public Map<String, NDArray> parameters() {
@@ -445,25 +446,24 @@ public final class StageModel implements AutoCloseable {
   /**
    * Token embedding (stage 0): {@code idsBT} (int64) → {@code [B,T,D]}, in {@code idsBT}'s manager.
    */
-  public NDArray embed(NDArray idsBT) {
+  public synchronized NDArray embed(NDArray idsBT) {
     requireStageZero("embed");
     return Embedding.embedding(idsBT, embedTokens, SparseFormat.DENSE).singletonOrThrow();
   }
 
   /** Runs this stage's layers in order on {@code hiddenBTD}; the result is in its manager. */
-  public NDArray applyLayers(NDArray hiddenBTD) {
+  public synchronized NDArray applyLayers(NDArray hiddenBTD) {
     int time = (int) hiddenBTD.getShape().get(1);
-    Rotary rotary = rotary(time);
-    NDArray maskTT = causalMask(time);
+    AttentionConstants constants = attentionConstants(time);
     NDArray h = hiddenBTD;
     for (DecoderLayer layer : layers) {
-      h = layer.forward(h, rotary, maskTT);
+      h = layer.forward(h, constants);
     }
     return h;
   }
 
   /** Final norm then LM head (stage 0): {@code [B,T,D]} → logits {@code [B,T,V]}. */
-  public NDArray logits(NDArray hiddenBTD) {
+  public synchronized NDArray logits(NDArray hiddenBTD) {
     requireStageZero("logits");
     NDArray normedBTD = RmsNorm.forward(hiddenBTD, finalNorm, config.normEps());
     return Attention.linearNoBias(normedBTD, lmHead);
@@ -519,30 +519,26 @@ public final class StageModel implements AutoCloseable {
     return scope;
   }
 
-  private Rotary rotary(int time) {
-    return rotaryByLength.computeIfAbsent(
+  /** Rotary tables, causal mask and score scale for length {@code time}, built once per length. */
+  private AttentionConstants attentionConstants(int time) {
+    return constantsByLength.computeIfAbsent(
         time,
         t -> {
-          Rotary r = Rotary.create(manager, t, config.headDim(), config.ropeTheta());
-          resident.addAll(Arrays.asList(r.constants()));
-          return r;
-        });
-  }
-
-  /** {@code [T,T]}: 0 where key position ≤ query position, -inf above the diagonal. */
-  private NDArray causalMask(int time) {
-    return maskByLength.computeIfAbsent(
-        time,
-        t -> {
+          Rotary rotary = Rotary.create(manager, t, config.headDim(), config.ropeTheta());
+          // [T,T]: 0 where key position <= query position, -inf above the diagonal
           float[] mask = new float[t * t];
           for (int q = 0; q < t; q++) {
             for (int k = q + 1; k < t; k++) {
               mask[q * t + k] = Float.NEGATIVE_INFINITY;
             }
           }
-          NDArray m = AutogradAdapter.owned(manager, mask, new Shape(t, t));
-          resident.add(m);
-          return m;
+          NDArray maskTT = AutogradAdapter.owned(manager, mask, new Shape(t, t));
+          NDArray scale =
+              AutogradAdapter.ownedScalar(manager, (float) (1.0 / Math.sqrt(config.headDim())));
+          resident.addAll(Arrays.asList(rotary.constants()));
+          resident.add(maskTT);
+          resident.add(scale);
+          return new AttentionConstants(rotary, maskTT, scale);
         });
   }
 

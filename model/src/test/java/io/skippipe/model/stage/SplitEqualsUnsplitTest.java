@@ -212,6 +212,9 @@ class SplitEqualsUnsplitTest {
       }
     }
     assertEquals(3, parts.get(0).inFlight());
+    // what a busy executor does between forwards and backwards: collect garbage and reuse freed
+    // memory (regression: a graph tensor wrapping a freed Java buffer turned gradients into NaN)
+    churnMemory();
     for (int mb : new int[] {2, 0, 1}) {
       final int m = mb;
       LossResult r =
@@ -249,6 +252,19 @@ class SplitEqualsUnsplitTest {
     drivers.shutdown();
     assertSameGradients(expected, gradients(shared));
     closeAll(shared);
+  }
+
+  static void churnMemory() {
+    for (int round = 0; round < 3; round++) {
+      System.gc();
+      try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+        for (int i = 0; i < 50; i++) {
+          float[] junk = new float[1 + (i * 7919) % 4096];
+          java.util.Arrays.fill(junk, Float.NaN);
+          m.create(junk).mul(Float.POSITIVE_INFINITY);
+        }
+      }
+    }
   }
 
   static <T> T on(ExecutorService thread, java.util.concurrent.Callable<T> call) throws Exception {

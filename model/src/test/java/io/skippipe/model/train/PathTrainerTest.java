@@ -131,10 +131,11 @@ class PathTrainerTest {
               + ", after 300: "
               + java.util.Arrays.toString(counts300));
       assertEquals(java.util.Arrays.toString(counts0), java.util.Arrays.toString(counts300));
-      // exactly the parameters + rotary cos/sin + causal mask per stage; 2 moments per parameter
+      // exactly the parameters + rotary cos/sin + causal mask + score scale per stage; 2 moments
+      // per parameter
       for (int s = 0; s < cfg.stages(); s++) {
         StageModel stage = trainer.stages().get(s);
-        assertEquals(stage.parameterNames().size() + 3, counts300[2 * s]);
+        assertEquals(stage.parameterNames().size() + 4, counts300[2 * s]);
         assertEquals(2 * stage.parameterNames().size(), counts300[2 * s + 1]);
         assertEquals(0, stage.inFlight());
       }

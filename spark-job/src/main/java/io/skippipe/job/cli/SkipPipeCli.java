@@ -47,6 +47,9 @@ public final class SkipPipeCli {
         if (rest.length > 0 && (rest[0].equals("model") || rest[0].equals("convergence"))) {
           return ModelBench.run(rest, System.out, System.err);
         }
+        if (rest.length > 0 && rest[0].equals("e2e")) {
+          return io.skippipe.job.bench.E2eBench.run(rest, System.out, System.err);
+        }
         System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
             + "; known: model, convergence, e2e");
         return 2;

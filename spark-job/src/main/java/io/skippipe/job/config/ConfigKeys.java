@@ -69,6 +69,10 @@ public final class ConfigKeys {
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
       "Payload of each all-pairs bandwidth probe message when network.mode=probe.");
 
+  public static final Key COMPUTE_SERIALIZE = key("spark.skippipe.compute.serialize", "true",
+      "Run one stage forward/backward at a time per executor JVM. Workaround: concurrent PyTorch"
+          + " passes from several task threads gave NaN/inf gradients in ~1 of 3 runs here.");
+
   // --- data ---------------------------------------------------------------------------------------
   public static final Key DATA_INPUT = key("spark.skippipe.data.input", "",
       "Training text: Hadoop URI or path of text, JSON lines or Parquet; empty = the bundled corpus.");

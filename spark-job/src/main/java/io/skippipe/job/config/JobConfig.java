@@ -32,8 +32,8 @@ public record JobConfig(
       implements Serializable {}
 
   /** Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}). */
-  public record NetworkSettings(String mode, double timeScale, boolean padCompute, int probeBytes)
-      implements Serializable {
+  public record NetworkSettings(String mode, double timeScale, boolean padCompute, int probeBytes,
+      boolean serializeCompute) implements Serializable {
     public boolean emulated() {
       return mode.equals("emulated");
     }
@@ -120,7 +120,8 @@ public record JobConfig(
         s.oneOf(NETWORK_MODE, "emulated", "direct", "probe"),
         s.doubleIn(NETWORK_TIME_SCALE, 0.0, 1000.0, true),
         s.bool(NETWORK_PAD_COMPUTE),
-        s.intIn(NETWORK_PROBE_BYTES, 1, 1 << 28));
+        s.intIn(NETWORK_PROBE_BYTES, 1, 1 << 28),
+        s.bool(COMPUTE_SERIALIZE));
     DataSettings data = new DataSettings(
         s.string(DATA_INPUT),
         s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),

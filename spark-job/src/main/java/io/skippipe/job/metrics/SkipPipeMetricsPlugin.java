@@ -19,9 +19,10 @@ import org.apache.spark.api.plugin.SparkPlugin;
  *
  * <ul>
  *   <li>driver: {@code loss}, {@code tokensPerSecond}, {@code iterationSeconds}, {@code iteration},
- *       {@code chunk}, and {@code stage.<s>.idleFraction} for s below {@link
- *       TrainingMetrics#EXPORTED_STAGES};
- *   <li>executors: {@code node.busyFraction}, {@code node.idleFraction}, {@code node.count}.
+ *       {@code chunk}, {@code stage.<s>.idleFraction} for s below {@link
+ *       TrainingMetrics#EXPORTED_STAGES}, and the node means below over all nodes;
+ *   <li>executors: {@code node.busyFraction}, {@code node.idleFraction} (means over the nodes the
+ *       JVM recorded), {@code node.count}.
  * </ul>
  *
  * <p>Spark copies the registry when the plugin registers, before any plan exists, so the gauge set
@@ -56,6 +57,8 @@ public final class SkipPipeMetricsPlugin implements SparkPlugin {
   }
 
   static void registerDriverGauges(MetricRegistry registry, TrainingMetrics m) {
+    // The driver also learns every node's share per iteration (from the tasks' reports).
+    registerExecutorGauges(registry, m);
     registry.register("loss", (Gauge<Double>) m::loss);
     registry.register("tokensPerSecond", (Gauge<Double>) m::tokensPerSecond);
     registry.register("iterationSeconds", (Gauge<Double>) m::iterationSeconds);

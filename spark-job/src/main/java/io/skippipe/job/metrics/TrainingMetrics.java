@@ -10,8 +10,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * exported through Spark's metrics system (JMX, Prometheus servlet, CSV, ... as configured).
  *
  * <p>One instance per JVM ({@link #get()}): the driver records one {@link Iteration} per finished
- * iteration and the per-stage idle fractions; each executor records its nodes' busy and idle
- * fractions ({@link #recordNode}). All methods are thread-safe and cheap (a volatile write or a
+ * iteration and per-stage idle fractions, or the nodes' shares from which they are derived; an
+ * executor may record its own nodes' busy and idle fractions ({@link #recordNode}). All methods are thread-safe and cheap (a volatile write or a
  * concurrent-map put), so the training loop may call them every iteration. Values never recorded
  * read as {@code NaN}, which every Spark sink prints as such rather than as a misleading zero.
  */
@@ -122,10 +122,20 @@ public final class TrainingMetrics {
     return it == null ? 0 : it.chunk();
   }
 
+  /**
+   * Stage {@code stage}'s idle fraction: the value recorded with {@link #recordStageIdle}, else the
+   * mean over the nodes of that stage recorded in this JVM ({@link #recordNode}), else NaN.
+   */
   public double stageIdleFraction(int stage) {
+    double recorded;
     synchronized (stageIdle) {
-      return stageIdle[stage];
+      recorded = stageIdle[stage];
     }
+    if (!Double.isNaN(recorded)) {
+      return recorded;
+    }
+    return nodes.values().stream().filter(n -> n.stage() == stage)
+        .mapToDouble(NodeShare::idleFraction).average().orElse(Double.NaN);
   }
 
   /** Mean idle fraction over the nodes this JVM hosts (one in a cluster, several in local mode). */

@@ -58,7 +58,27 @@ public final class ScheduleFollower {
 
   /** Per-chunk settings of the engine. */
   public record Settings(double maxGradNorm, long timeoutMillis, boolean padCompute,
-      double timeScale) {}
+      double timeScale, boolean serializeCompute) {}
+
+  /**
+   * JVM-wide lock around stage compute when {@code serializeCompute} is on: with many task threads
+   * running PyTorch forward/backward at once, the model occasionally produced NaN/inf (see
+   * ModelWarmup); one compute at a time per JVM avoided it in every run here.
+   */
+  private static final java.util.concurrent.locks.ReentrantLock COMPUTE =
+      new java.util.concurrent.locks.ReentrantLock(true);
+
+  private <T> T compute(java.util.function.Supplier<T> body) {
+    if (!settings.serializeCompute()) {
+      return body.get();
+    }
+    COMPUTE.lock();
+    try {
+      return body.get();
+    } finally {
+      COMPUTE.unlock();
+    }
+  }
 
   private final Plan plan;
   private final int node;
@@ -190,7 +210,8 @@ public final class ScheduleFollower {
         int mb = e.getKey();
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
-        float[] g = finite(stage.backward(mb, e.getValue()), "backward", mb);
+        float[] gradOut = e.getValue();
+        float[] g = finite(compute(() -> stage.backward(mb, gradOut)), "backward", mb);
         pad(t0, costs.backwardMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
@@ -206,7 +227,9 @@ public final class ScheduleFollower {
         int mb = e.getKey();
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
-        LossResult r = stage.lossAndBackwardStart(mb, e.getValue(), targets.remove(mb), lossScale);
+        float[] hidden = e.getValue();
+        int[] y = targets.remove(mb);
+        LossResult r = compute(() -> stage.lossAndBackwardStart(mb, hidden, y, lossScale));
         pad(t0, costs.lossMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
@@ -236,9 +259,11 @@ public final class ScheduleFollower {
           toInject.remove(mb);
           TokenBatch batch = TokenBatch.of(data.tokens(iteration, mb), seqLen);
           targets.put(mb, batch.targets());
-          h = finite(stage.forwardTokens(mb, batch.inputIds()), "forwardTokens", mb);
+          h = finite(compute(() -> stage.forwardTokens(mb, batch.inputIds())), "forwardTokens",
+              mb);
         } else {
-          h = finite(stage.forward(mb, forwards.remove(mb)), "forward", mb);
+          float[] in = forwards.remove(mb);
+          h = finite(compute(() -> stage.forward(mb, in)), "forward", mb);
         }
         pad(t0, costs.forwardMicros(node));
         long t1 = nowMicros();

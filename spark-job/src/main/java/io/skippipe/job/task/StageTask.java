@@ -95,7 +95,7 @@ public final class StageTask {
       ScheduleFollower follower = new ScheduleFollower(plan, node, st.model(), st.optimizer(), box,
           new ScheduleFollower.Settings(cfg.train().gradClipNorm(),
               cfg.transfer().readTimeoutMillis(), cfg.network().padCompute(),
-              cfg.network().timeScale()),
+              cfg.network().timeScale(), cfg.network().serializeCompute()),
           s -> spanLines.add(SpanJson.toLine(s)), epoch);
       ScheduleFollower.MicrobatchSource data = dataSource(spec, plan, node, hadoop);
       LrSchedule lr = LrSchedule.constant(cfg.train().learningRate(), cfg.train().iterations());

@@ -110,9 +110,14 @@ class SparkSubmitSmokeIT {
           "spark.skippipe.train.chunkIterations=1",
           "spark.skippipe.metrics.progress=true",
           "spark.plugins=io.skippipe.job.metrics.SkipPipeMetricsPlugin"));
-      // laptop-geo-12 has 12 nodes: 2 executor JVMs x 6 task slots.
+      // laptop-geo-12 has 12 nodes: 2 executor JVMs x 6 task slots. SkipPipeJob checks the slots
+      // with defaultParallelism, which counts only executors registered so far unless set.
+      conf.add("spark.default.parallelism=12");
       Result r = submitTo("local-cluster[2,6,2048]", conf, "io.skippipe.job.SkipPipeJob");
       assertEquals(0, r.exitCode, r.output);
+      // Two healthy chunks need no retry; a retried chunk means a task failed (the log says why).
+      assertTrue(r.full.contains("failed chunk attempts 0"), "a chunk failed and was retried from"
+          + " the last commit; see " + r.log + "\n" + r.output);
       Configuration s3conf = new Configuration();
       s3.hadoopConf().forEach(s3conf::set);
       try (FileSystem fs = FileSystem.newInstance(URI.create(runDir), s3conf)) {
@@ -148,7 +153,8 @@ class SparkSubmitSmokeIT {
     }
   }
 
-  private record Result(int exitCode, String output) {}
+  /** Exit code, the interesting part of the log (for messages), the whole log and its path. */
+  private record Result(int exitCode, String output, String full, Path log) {}
 
   /** {@code spark-submit --master local-cluster[2,1,1024] [--conf ...] --class C dist.jar args}. */
   private static Result submit(List<String> conf, String mainClass, String... args)
@@ -200,16 +206,18 @@ class SparkSubmitSmokeIT {
     Process p = pb.start();
     if (!p.waitFor(480, TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
-      return new Result(-1, "timed out after 480 s; log " + log + "\n" + tail(log));
+      return new Result(-1, "timed out after 480 s; log " + log + "\n" + tail(log),
+          Files.readString(log), log);
     }
-    return new Result(p.exitValue(), tail(log));
+    return new Result(p.exitValue(), tail(log), Files.readString(log), log);
   }
 
   /** The PREFLIGHT lines and the last 80 lines of a log (Spark's INFO output is long). */
   private static String tail(Path log) throws IOException {
     List<String> lines = Files.readAllLines(log);
     StringBuilder b = new StringBuilder();
-    lines.stream().filter(l -> l.startsWith("PREFLIGHT") || l.startsWith("[skippipe]"))
+    lines.stream().filter(l -> l.startsWith("PREFLIGHT") || l.startsWith("[skippipe]")
+            || l.contains("Exception"))
         .forEach(l -> b.append(l).append('\n'));
     lines.subList(Math.max(0, lines.size() - 80), lines.size())
         .forEach(l -> b.append(l).append('\n'));

@@ -66,6 +66,7 @@ class SkipPipeMetricsPluginTest {
     m.recordIteration(new TrainingMetrics.Iteration(7, 4, 3.25, 1234.5, 2_500_000));
     m.recordStageIdle(2, 0.375);
     m.recordNode(new TrainingMetrics.NodeShare(5, 1, 0.75, 0.25));
+    m.recordNode(new TrainingMetrics.NodeShare(6, 1, 0.25, 0.75));
 
     assertEquals(3.25, (Double) gauge(jmx, driver + "loss"));
     assertEquals(1234.5, (Double) gauge(jmx, driver + "tokensPerSecond"));
@@ -73,12 +74,15 @@ class SkipPipeMetricsPluginTest {
     assertEquals(7L, gauge(jmx, driver + "iteration"));
     assertEquals(4, gauge(jmx, driver + "chunk"));
     assertEquals(0.375, (Double) gauge(jmx, driver + "stage.2.idleFraction"));
+    // Stage 1 was not recorded as such: the mean over its nodes' shares.
+    assertEquals(0.5, (Double) gauge(jmx, driver + "stage.1.idleFraction"));
     assertTrue(Double.isNaN((Double) gauge(jmx, driver + "stage.3.idleFraction")));
+    assertEquals(2, gauge(jmx, driver + "node.count"));
     // local mode: the one executor lives in the driver JVM and registers its plugin before the
     // application id exists, so Spark names its gauges without the "<appId>.driver." prefix.
-    assertEquals(0.25, (Double) gauge(jmx, PREFIX + "node.idleFraction"));
-    assertEquals(0.75, (Double) gauge(jmx, PREFIX + "node.busyFraction"));
-    assertEquals(1, gauge(jmx, PREFIX + "node.count"));
+    assertEquals(0.5, (Double) gauge(jmx, PREFIX + "node.idleFraction"));
+    assertEquals(0.5, (Double) gauge(jmx, PREFIX + "node.busyFraction"));
+    assertEquals(2, gauge(jmx, PREFIX + "node.count"));
 
     // The CSV sink reports every second; wait for a row carrying the recorded loss.
     Path lossCsv = csvDir.resolve(driver + "loss.csv");

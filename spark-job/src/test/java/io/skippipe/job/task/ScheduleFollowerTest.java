@@ -96,7 +96,7 @@ class ScheduleFollowerTest {
               AdamW opt = new AdamW(stage, AdamWConfig.llamaDefaults())) {
             ScheduleFollower f = new ScheduleFollower(plan, me, stage, opt,
                 new Mailbox(endpoints.get(me)),
-                new ScheduleFollower.Settings(CLIP, 20_000, false, 1.0), spans::add, epoch);
+                new ScheduleFollower.Settings(CLIP, 20_000, false, 1.0, false), spans::add, epoch);
             try {
               for (int it = 0; it < iterations; it++) {
                 stats.add(f.runIteration(it, LR, TestPlans::tokens));

@@ -19,7 +19,7 @@ import java.util.Random;
 public final class TestPlans {
   private TestPlans() {}
 
-  /** dim 32, 4 layers (1 per stage), 2 heads / 1 kv head, ffn 64, vocab 1024 (the bundled tokenizer's), seq 8, 2 samples. */
+  /** dim 32, 4 layers (1 per stage), 2 heads, 1 kv head, ffn 64, vocab 1024 (bundled tokenizer). */
   public static final ModelSpec MODEL = new ModelSpec("toy", "", 32, 4, 2, 1, 64, 1024, 8, 1, 2, 2, 4);
 
   public static final List<List<Integer>> STAGES = List.of(List.of(0, 1), List.of(2),
