@@ -141,27 +141,33 @@ public final class ScheduleFollower {
       throws IOException, InterruptedException {
     long start = nowMicros();
     Clock clock = new Clock();
-    stage.zeroGradients();
+    compute(() -> {
+      stage.zeroGradients();
+      return null;
+    });
     double[] loss = pipeline(iteration, data, clock);
     // gradient all-reduce among the stage's replicas
     List<Integer> replicas = plan.stages().get(stageIndex);
     if (replicas.size() > 1) {
-      double localSumSq = stage.gradientSumOfSquares();
+      double localSumSq = compute(stage::gradientSumOfSquares);
       if (!Double.isFinite(localSumSq)) {
         throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): local"
             + " gradient sum of squares is " + localSumSq + " before the all-reduce of iteration "
             + iteration);
       }
       long t0 = nowMicros();
-      float[] summed = RingAllReduce.sum(box, replicas, iteration, stage.flatGradients(),
+      float[] summed = RingAllReduce.sum(box, replicas, iteration, compute(stage::flatGradients),
           settings.timeoutMillis());
-      stage.setFlatGradients(summed);
+      compute(() -> {
+        stage.setFlatGradients(summed);
+        return null;
+      });
       long t1 = nowMicros();
       clock.wait += t1 - t0;
       spans.accept(new Span(node, stageIndex, -1, Span.Kind.ALLREDUCE, rel(t0), rel(t1)));
     }
     // scalar exchange: global gradient norm and mean loss
-    double sumSq = stage.gradientSumOfSquares();
+    double sumSq = compute(stage::gradientSumOfSquares);
     if (!Double.isFinite(sumSq)) {
       throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): gradient sum"
           + " of squares is " + sumSq + " after iteration " + iteration + "'s backward passes"
@@ -173,7 +179,10 @@ public final class ScheduleFollower {
     clock.wait += t1 - t0;
     spans.accept(new Span(node, stageIndex, -1, Span.Kind.WAIT, rel(t0), rel(t1)));
     double clip = GradientClipping.clipScale(global[0], settings.maxGradNorm());
-    optimizer.step(lr, clip);
+    compute(() -> {
+      optimizer.step(lr, clip);
+      return null;
+    });
     long end = nowMicros();
     return new NodeIterationStats(node, stageIndex, iteration, loss[0], (int) loss[1], global[1],
         global[0], clock.busy, clock.wait, end - start, start);
