@@ -111,6 +111,8 @@ with DAG(
         files=os.path.join(os.path.dirname(__file__), "getGpusResources.sh"),
         conf={
             "spark.executor.resource.gpu.discoveryScript": "./getGpusResources.sh",
+            # = NODES: the job checks its node count against it before executors register.
+            "spark.default.parallelism": str(NODES),
             **skippipe_conf(HDFS_RUN_DIR, "hdfs:///data/corpus/train.jsonl", plan_file),
         },
         execution_timeout=timedelta(hours=48),

@@ -34,6 +34,7 @@ exec spark-submit \
   `# one executor per node; each holds one stage and one GPU (yarn.io/gpu through the resource amount)` \
   --num-executors "$NODES" \
   --conf spark.executor.instances="$NODES" \
+  --conf spark.default.parallelism="$NODES" \
   --conf spark.executor.resource.gpu.amount=1 \
   --conf spark.task.resource.gpu.amount=1 \
   `# the discovery script is shipped to every container and run from its working directory` \

@@ -83,6 +83,10 @@ public final class SkipPipeJob {
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    if (cfg.network().mode().equals("probe")) {
+      throw new ConfigException("spark.skippipe.network.mode", "probe", "the all-pairs probe is"
+          + " not implemented in this build", "use emulated (a preset's links) or direct");
+    }
     Configuration conf = HadoopConfs.current(hadoop);
     JobPlanning.PlannedRun planned = JobPlanning.plan(cfg, uri -> read(uri, conf));
     Plan plan = planned.plan();

@@ -60,18 +60,19 @@ public final class ConfigKeys {
   // --- network ------------------------------------------------------------------------------------
   public static final Key NETWORK_MODE = key("spark.skippipe.network.mode", "emulated",
       "emulated = delay every message by the cluster profile's latency + bytes/bandwidth;"
-          + " direct = no delay, plan on the given profile; probe = measure all pairs and plan on that.");
+          + " direct = no delay, plan on the given profile; probe = measure all pairs and plan on that"
+          + " (probe: not implemented yet, rejected at start).");
   public static final Key NETWORK_TIME_SCALE = key("spark.skippipe.network.timeScale", "1.0",
       "Factor on emulated link delays and on padded compute time (0.1 = ten times faster than modelled).");
   public static final Key NETWORK_PAD_COMPUTE = key("spark.skippipe.network.padCompute", "false",
       "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
           + " runtime does), so a laptop reproduces the profile's compute/network ratio.");
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
-      "Payload of each all-pairs bandwidth probe message when network.mode=probe.");
+      "Payload of each all-pairs bandwidth probe message when network.mode=probe (not implemented).");
 
-  public static final Key COMPUTE_SERIALIZE = key("spark.skippipe.compute.serialize", "true",
-      "Run one stage forward/backward at a time per executor JVM. Workaround: concurrent PyTorch"
-          + " passes from several task threads gave NaN/inf gradients in ~1 of 3 runs here.");
+  public static final Key COMPUTE_SERIALIZE = key("spark.skippipe.compute.serialize", "false",
+      "Diagnostic: run one stage computation (forward, backward, gradient and optimizer calls) at a"
+          + " time per executor JVM, to tell thread interference from other numerical faults.");
 
   // --- data ---------------------------------------------------------------------------------------
   public static final Key DATA_INPUT = key("spark.skippipe.data.input", "",

@@ -14,16 +14,45 @@ import scala.reflect.ClassTag$;
 public final class ChunkJob {
   private ChunkJob() {}
 
+  /** Spark accumulators the tasks add to (visible in the Spark UI / history server per stage). */
+  public record Accumulators(org.apache.spark.util.LongAccumulator iterations,
+      org.apache.spark.util.LongAccumulator busyMicros,
+      org.apache.spark.util.LongAccumulator waitMicros) implements java.io.Serializable {}
+
+  private static final java.util.Map<String, Accumulators> BY_APP =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The run's accumulators, registered once per Spark application. */
+  public static Accumulators accumulators(JavaSparkContext jsc) {
+    return BY_APP.computeIfAbsent(jsc.sc().applicationId(), id -> new Accumulators(
+        jsc.sc().longAccumulator("skippipe.nodeIterations"),
+        jsc.sc().longAccumulator("skippipe.busyMicros"),
+        jsc.sc().longAccumulator("skippipe.waitMicros")));
+  }
+
   /** Runs the chunk; a failed task fails the job (Spark does not retry a barrier ResultStage). */
   public static List<ChunkResult> run(JavaSparkContext jsc, ChunkSpec spec) {
+    Accumulators acc = accumulators(jsc);
     int n = spec.peers().size();
     RDD<Integer> rdd = jsc.parallelize(IntStream.range(0, n).boxed().toList(), n).rdd();
     ClassTag<ChunkResult> tag = ClassTag$.MODULE$.apply(ChunkResult.class);
     Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<ChunkResult>> f =
         (Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<ChunkResult>>
             & java.io.Serializable)
-            it -> CollectionConverters.asScala(Sneaky.call(() -> StageTask.run(spec)).iterator());
+            it -> CollectionConverters.asScala(Sneaky.call(() -> count(StageTask.run(spec), acc))
+                .iterator());
     jsc.setJobDescription("skippipe chunk " + spec.chunk() + " attempt " + spec.attempt());
     return new JavaRDD<>(rdd.barrier().mapPartitions(f, false, tag), tag).collect();
+  }
+
+  private static List<ChunkResult> count(List<ChunkResult> results, Accumulators acc) {
+    for (ChunkResult r : results) {
+      for (NodeIterationStats s : r.iterations()) {
+        acc.iterations().add(1);
+        acc.busyMicros().add(s.busyMicros());
+        acc.waitMicros().add(s.waitMicros());
+      }
+    }
+    return results;
   }
 }

@@ -9,11 +9,13 @@ import io.skippipe.model.train.TokenBatch;
  * Runs one tiny forward/loss/backward on one thread before a JVM's task threads use DJL in
  * parallel.
  *
- * <p>Why: on a cold JVM, several task threads starting their first PyTorch forward/backward at the
- * same moment produced a non-finite gradient norm in about one of three runs here (seen in
- * {@code ScheduleFollowerTest} and in the default run's first chunk; retries in the same JVM always
- * passed). The cause was not pinned down (suspected lazy native initialisation in libtorch or DJL);
- * doing the first pass alone, under a lock, is the mitigation. Stage construction is serialised too.
+ * <p>Why: task threads intermittently got non-finite gradients or backward outputs from the model
+ * (seen in {@code ScheduleFollowerTest} and in 12-node runs; a retry usually passes). A first pass
+ * alone under a lock was tried as a mitigation against lazy native initialisation; it did NOT
+ * remove the fault, and neither did serialising all compute (spark.skippipe.compute.serialize), so
+ * the cause is believed to be inside the model stage (reported in model/API.md). Kept because it
+ * is cheap; the runtime's finiteness checks turn the fault into a named task failure and the
+ * driver's chunk retry recovers from it.
  */
 public final class ModelWarmup {
   private static boolean done;

@@ -61,9 +61,9 @@ public final class ScheduleFollower {
       double timeScale, boolean serializeCompute) {}
 
   /**
-   * JVM-wide lock around stage compute when {@code serializeCompute} is on: with many task threads
-   * running PyTorch forward/backward at once, the model occasionally produced NaN/inf (see
-   * ModelWarmup); one compute at a time per JVM avoided it in every run here.
+   * JVM-wide lock around every stage/optimizer call when {@code serializeCompute} is on (a
+   * diagnostic: the intermittent non-finite gradients seen with the model still occurred with it
+   * on, so they are not thread interference; see ModelWarmup).
    */
   private static final java.util.concurrent.locks.ReentrantLock COMPUTE =
       new java.util.concurrent.locks.ReentrantLock(true);

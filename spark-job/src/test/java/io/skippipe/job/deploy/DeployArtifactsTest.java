@@ -141,6 +141,8 @@ class DeployArtifactsTest {
         "driver.cores (integer) and driver.memory: " + driver);
     Map<String, Object> executor = map(spec, "executor");
     assertTrue(executor.get("instances") instanceof Integer i && i > 1, "executor.instances");
+    assertEquals(String.valueOf(executor.get("instances")),
+        sparkConf.get("spark.default.parallelism"), "default parallelism = executors");
     // One task per executor: the task takes all of the executor's cores.
     assertEquals(String.valueOf(executor.get("cores")), sparkConf.get("spark.task.cpus"));
     Map<String, Object> gpu = map(executor, "gpu");
@@ -199,6 +201,8 @@ class DeployArtifactsTest {
     assertEquals(p.getProperty("spark.executor.resource.gpu.amount"),
         p.getProperty("spark.task.resource.gpu.amount"));
     assertEquals("false", p.getProperty("spark.dynamicAllocation.enabled"));
+    assertEquals(p.getProperty("spark.executor.instances"),
+        p.getProperty("spark.default.parallelism"));
     assertEquals("org.apache.spark.serializer.KryoSerializer", p.getProperty("spark.serializer"));
     assertEquals(REGISTRATOR, p.getProperty("spark.kryo.registrator"));
     assertEquals(PLUGIN, p.getProperty("spark.plugins"));
