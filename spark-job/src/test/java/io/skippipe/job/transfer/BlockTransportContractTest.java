@@ -106,49 +106,4 @@ abstract class BlockTransportContractTest {
     assertEquals(1, box.pending(), "the unmatched DONE is kept for later");
     assertNotNull(box.poll(b -> b.type() == BlockType.DONE));
   }
-
-  /** In-memory endpoints. */
-  static class InMemoryTest extends BlockTransportContractTest {
-    @Override
-    List<BlockTransport> endpoints(int n, int capacity) {
-      InMemoryBlockTransport.Network net = new InMemoryBlockTransport.Network(RUN, capacity);
-      List<BlockTransport> out = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        out.add(net.endpoint(i));
-      }
-      return out;
-    }
-
-    @Override
-    void tearDown() {}
-  }
-
-  /** TCP endpoints on loopback, one server each. */
-  static class TcpTest extends BlockTransportContractTest {
-    final List<TcpBlockServer> servers = new ArrayList<>();
-    final List<BlockTransport> sessions = new ArrayList<>();
-
-    @Override
-    List<BlockTransport> endpoints(int n, int capacity) throws IOException {
-      TransferConfig cfg = new TransferConfig("127.0.0.1", 0, capacity, 2_000, 10_000, 500,
-          1 << 24);
-      byte[] secret = "contract-test-secret".getBytes();
-      Map<Integer, InetSocketAddress> addrs = new HashMap<>();
-      for (int i = 0; i < n; i++) {
-        TcpBlockServer s = new TcpBlockServer(cfg, secret);
-        servers.add(s);
-        addrs.put(i, s.address());
-      }
-      for (int i = 0; i < n; i++) {
-        sessions.add(servers.get(i).openSession(RUN, i, addrs));
-      }
-      return sessions;
-    }
-
-    @Override
-    void tearDown() {
-      sessions.forEach(BlockTransport::close);
-      servers.forEach(TcpBlockServer::close);
-    }
-  }
 }

@@ -1,0 +1,20 @@
+package io.skippipe.job.transfer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The {@link BlockTransport} contract on in-memory endpoints. */
+class InMemoryBlockTransportTest extends BlockTransportContractTest {
+  @Override
+  List<BlockTransport> endpoints(int n, int capacity) {
+    InMemoryBlockTransport.Network net = new InMemoryBlockTransport.Network(RUN, capacity);
+    List<BlockTransport> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(net.endpoint(i));
+    }
+    return out;
+  }
+
+  @Override
+  void tearDown() {}
+}
