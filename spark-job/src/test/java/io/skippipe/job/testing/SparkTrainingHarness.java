@@ -80,7 +80,11 @@ public final class SparkTrainingHarness {
         cfg.checkpointRoot(), shards, hadoop);
     CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(),
         HadoopConfs.current(hadoop));
-    return ChunkedTraining.train(jsc, setup, store, r -> { });
+    try {
+      return ChunkedTraining.train(jsc, setup, store, r -> { });
+    } finally {
+      io.skippipe.job.task.ExecutorSlots.close(run); // local mode: slots live in this JVM
+    }
   }
 
   /** The reference weights per stage after {@code iterations} on the same shards. */
