@@ -3,18 +3,23 @@ package io.skippipe.job;
 import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.config.ConfigException;
+import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
 import io.skippipe.job.driver.ChunkedTraining;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
+import io.skippipe.job.driver.ProbeProfile;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.job.task.ExecutorSlots;
+import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
 import io.skippipe.scheduler.plan.Plan;
+import io.skippipe.scheduler.profile.ClusterProfile;
+import io.skippipe.scheduler.profile.ProfileJson;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -83,31 +88,33 @@ public final class SkipPipeJob {
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    if (cfg.network().mode().equals("probe")) {
-      throw new ConfigException("spark.skippipe.network.mode", "probe", "the all-pairs probe is"
-          + " not implemented in this build", "use emulated (a preset's links) or direct");
-    }
     Configuration conf = HadoopConfs.current(hadoop);
-    JobPlanning.PlannedRun planned = JobPlanning.plan(cfg, uri -> read(uri, conf));
-    Plan plan = planned.plan();
-    checkSlots(jsc, plan);
-    write(cfg.runDir() + "/plan.json", planned.json(), conf);
-    Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
-        plan.model().seqLen(), plan.model().vocab(), hadoop);
     String run = "run-" + UUID.randomUUID();
     byte[] secret = secret(cfg);
-    ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, secret, shards, hadoop);
-    CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(), conf);
-    long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
-        * plan.model().seqLen();
-    RunMetrics metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
-        tokens, out, cfg.progress());
     ChunkedTraining.Outcome outcome;
+    JobPlanning.PlannedRun planned;
+    RunMetrics metrics;
+    CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(), conf);
     try {
+      Probed probed = probe(jsc, cfg, run, secret, conf, out);
+      planned = JobPlanning.plan(cfg, probed == null ? null : probed.profile(),
+          uri -> read(uri, conf));
+      Plan plan = planned.plan();
+      checkSlots(jsc, plan.nodeCount());
+      write(cfg.runDir() + "/plan.json", planned.json(), conf);
+      Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
+          plan.model().seqLen(), plan.model().vocab(), hadoop);
+      ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, secret, shards, hadoop,
+          probed == null ? null : probed.result().nodes());
+      long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
+          * plan.model().seqLen();
+      metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
+          tokens, out, cfg.progress());
       outcome = ChunkedTraining.train(jsc, setup, store, metrics::afterChunk);
     } finally {
       ExecutorSlots.close(run); // local mode: the driver JVM holds the slots
     }
+    Plan plan = planned.plan();
     write(cfg.runDir() + "/metrics/iterations.jsonl", lines(metrics.iterationLines()), conf);
     write(cfg.runDir() + "/trace/measured-spans.jsonl", lines(metrics.spanLines()), conf);
     Summary s = new Summary(cfg.runDir(), planned.hash(), outcome.firstStep(), outcome.lastStep(),
@@ -118,21 +125,67 @@ public final class SkipPipeJob {
     return s;
   }
 
-  private static void checkSlots(JavaSparkContext jsc, Plan plan) {
+  private static void checkSlots(JavaSparkContext jsc, int nodes) {
     int slots = jsc.sc().defaultParallelism();
-    if (slots < plan.nodeCount()) {
-      throw new ConfigException("spark.master", jsc.master(), "the plan has " + plan.nodeCount()
+    if (slots < nodes) {
+      throw new ConfigException("spark.master", jsc.master(), "the plan has " + nodes
           + " nodes but Spark offers " + slots + " task slots (a barrier stage needs one per node)",
-          "use local[" + plan.nodeCount() + "] or enough executors x cores for "
-              + plan.nodeCount() + " tasks");
+          "use local[" + nodes + "] or enough executors x cores for " + nodes + " tasks");
     }
+  }
+
+  /** The rendezvous with its all-pairs probe and the measured profile (probe mode only). */
+  private record Probed(Rendezvous.Result result, ClusterProfile profile) {}
+
+  /**
+   * With network.mode=probe: runs the rendezvous with the all-pairs probe on as many slots as the
+   * configured profile has nodes, builds the measured profile and writes RUN_DIR/profile.json.
+   * Returns null in the other modes (their rendezvous runs after data preparation).
+   */
+  private static Probed probe(JavaSparkContext jsc, JobConfig cfg, String run, byte[] secret,
+      Configuration conf, PrintStream out) throws IOException {
+    if (!cfg.network().mode().equals("probe")) {
+      return null;
+    }
+    if (!cfg.plan().planFile().isEmpty()) {
+      throw new ConfigException(ConfigKeys.NETWORK_MODE.name(), "probe", "cannot be combined with "
+          + ConfigKeys.PLAN_FILE.name() + "=" + cfg.plan().planFile() + ": the probe measures the"
+          + " network to plan on it, and a given plan.json was planned on another profile",
+          "drop plan.file to plan on the measured network, or use network.mode=direct with it");
+    }
+    if (cfg.network().probeBytes() > cfg.transfer().maxFrameBytes()) {
+      throw new ConfigException(ConfigKeys.NETWORK_PROBE_BYTES.name(),
+          "" + cfg.network().probeBytes(), "must not exceed "
+          + ConfigKeys.TRANSFER_MAX_FRAME_BYTES.name() + "=" + cfg.transfer().maxFrameBytes()
+          + " (the receiver drops larger frames)", "lower probeBytes or raise maxFrameBytes");
+    }
+    ClusterProfile base = JobPlanning.cluster(cfg);
+    checkSlots(jsc, base.size());
+    int need = 2 * base.size() - 1; // per peer one request and one FINISHED, plus one answer
+    if (cfg.transfer().queueCapacity() < need) {
+      throw new ConfigException(ConfigKeys.TRANSFER_QUEUE_CAPACITY.name(),
+          "" + cfg.transfer().queueCapacity(), "network.mode=probe on " + base.size()
+          + " nodes needs at least " + need + " (a full inbox could stall two nodes sending bulk"
+          + " probes to each other)", "set it to " + need + " or more");
+    }
+    long start = System.nanoTime();
+    Rendezvous.Result r = Rendezvous.run(jsc, base.size(), run, cfg.transfer(), secret,
+        new NetworkProbe.Settings(cfg.network().probePings(), cfg.network().probePingBytes(),
+            cfg.network().probeBytes(), cfg.network().probeTimeoutMillis()));
+    ClusterProfile profile = ProbeProfile.build(base, r.nodes(), r.probe());
+    write(cfg.runDir() + "/profile.json", ProfileJson.toJson(profile).toPrettyString() + "\n",
+        conf);
+    out.printf("network probe: %d nodes, all pairs, rendezvous + probe %.2f s; measured profile"
+        + " %s/profile.json (plan on it: bin/skippipe plan --cluster %s/profile.json)%n",
+        base.size(), (System.nanoTime() - start) / 1e9, cfg.runDir(), cfg.runDir());
+    return new Probed(r, profile);
   }
 
   private static ChunkedTraining.RunSetup rendezvous(JavaSparkContext jsc, JobConfig cfg,
       JobPlanning.PlannedRun planned, String run, byte[] secret, Map<Integer, String> shards,
-      Map<String, String> hadoop) {
-    List<SlotAddress> slots = new ArrayList<>(Rendezvous.run(jsc, planned.plan().nodeCount(), run,
-        cfg.transfer(), secret));
+      Map<String, String> hadoop, List<SlotAddress> probed) {
+    List<SlotAddress> slots = new ArrayList<>(probed != null ? probed
+        : Rendezvous.run(jsc, planned.plan().nodeCount(), run, cfg.transfer(), secret));
     slots.sort(Comparator.comparing(SlotAddress::executorId).thenComparing(SlotAddress::slot));
     Map<String, Integer> roles = new HashMap<>();
     Map<Integer, SlotAddress> peers = new HashMap<>();

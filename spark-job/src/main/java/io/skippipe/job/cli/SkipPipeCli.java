@@ -23,7 +23,9 @@ public final class SkipPipeCli {
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
         export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
-        bench     NAME [--json]
+        bench     model|convergence|e2e [--json]
+          e2e: [--cluster C] [--model M] [--iterations N] [--time-scale S]
+               [--pad-compute true|false]
       """;
 
   public static void main(String[] args) {

@@ -60,15 +60,22 @@ public final class ConfigKeys {
   // --- network ------------------------------------------------------------------------------------
   public static final Key NETWORK_MODE = key("spark.skippipe.network.mode", "emulated",
       "emulated = delay every message by the cluster profile's latency + bytes/bandwidth;"
-          + " direct = no delay, plan on the given profile; probe = measure all pairs and plan on that"
-          + " (probe: not implemented yet, rejected at start).");
+          + " direct = no delay, plan on the given profile; probe = measure all pairs over the block"
+          + " transfer at rendezvous, plan on that (no delays added) and write RUN_DIR/profile.json.");
   public static final Key NETWORK_TIME_SCALE = key("spark.skippipe.network.timeScale", "1.0",
       "Factor on emulated link delays and on padded compute time (0.1 = ten times faster than modelled).");
   public static final Key NETWORK_PAD_COMPUTE = key("spark.skippipe.network.padCompute", "false",
       "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
           + " runtime does), so a laptop reproduces the profile's compute/network ratio.");
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
-      "Payload of each all-pairs bandwidth probe message when network.mode=probe (not implemented).");
+      "network.mode=probe: payload of the one bandwidth message each node sends each other node.");
+  public static final Key NETWORK_PROBE_PINGS = key("spark.skippipe.network.probePings", "5",
+      "network.mode=probe: ping-pong round trips per node pair; the median gives the latency.");
+  public static final Key NETWORK_PROBE_PING_BYTES = key("spark.skippipe.network.probePingBytes",
+      "64", "network.mode=probe: payload of each latency ping and its answer.");
+  public static final Key NETWORK_PROBE_TIMEOUT_MS = key("spark.skippipe.network.probeTimeoutMs",
+      "30000", "network.mode=probe: bound on the whole probe of one node; exceeding it fails the"
+          + " rendezvous naming the peer it waited for.");
 
   public static final Key COMPUTE_SERIALIZE = key("spark.skippipe.compute.serialize", "false",
       "Diagnostic: run one stage computation (forward, backward, gradient and optimizer calls) at a"
@@ -91,6 +98,12 @@ public final class ConfigKeys {
       "Iterations per chunk; each chunk is one Spark barrier job and ends with a checkpoint.");
   public static final Key TRAIN_LEARNING_RATE = key("spark.skippipe.train.learningRate", "0.001",
       "AdamW learning rate.");
+  public static final Key TRAIN_WARMUP_ITERATIONS = key("spark.skippipe.train.warmupIterations",
+      "0", "Iterations of linear learning-rate warmup to learningRate (0 = none); must be below"
+          + " train.iterations.");
+  public static final Key TRAIN_MIN_LEARNING_RATE = key("spark.skippipe.train.minLearningRate", "",
+      "Learning rate the cosine decay reaches at train.iterations (after warmup); empty = the"
+          + " learningRate itself, i.e. a constant rate.");
   public static final Key TRAIN_BETA1 = key("spark.skippipe.train.beta1", "0.9", "AdamW beta1.");
   public static final Key TRAIN_BETA2 = key("spark.skippipe.train.beta2", "0.95", "AdamW beta2.");
   public static final Key TRAIN_EPSILON = key("spark.skippipe.train.epsilon", "1.0E-8",

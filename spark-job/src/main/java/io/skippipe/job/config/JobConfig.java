@@ -31,9 +31,13 @@ public record JobConfig(
   public record PlanSettings(String method, double skipRatio, int pathLength, String planFile)
       implements Serializable {}
 
-  /** Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}). */
+  /**
+   * Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}; the
+   * probe* fields size the all-pairs probe at rendezvous, see {@code task.NetworkProbe}).
+   */
   public record NetworkSettings(String mode, double timeScale, boolean padCompute, int probeBytes,
-      boolean serializeCompute) implements Serializable {
+      boolean serializeCompute, int probePings, int probePingBytes, int probeTimeoutMillis)
+      implements Serializable {
     public boolean emulated() {
       return mode.equals("emulated");
     }
@@ -46,7 +50,28 @@ public record JobConfig(
   /** Iterations, chunking and AdamW hyper-parameters. */
   public record TrainSettings(int iterations, int chunkIterations, double learningRate,
       double beta1, double beta2, double epsilon, double weightDecay, double gradClipNorm,
-      int maxChunkRetries) implements Serializable {}
+      int maxChunkRetries, int warmupIterations, double minLearningRate)
+      implements Serializable {
+    public TrainSettings {
+      if (warmupIterations >= iterations) {
+        throw new ConfigException(TRAIN_WARMUP_ITERATIONS.name(), "" + warmupIterations,
+            "must be below " + TRAIN_ITERATIONS.name() + "=" + iterations
+                + " (the cosine phase needs at least one iteration)",
+            "lower the warmup or raise the iteration count");
+      }
+      if (!(minLearningRate >= 0) || minLearningRate > learningRate) {
+        throw new ConfigException(TRAIN_MIN_LEARNING_RATE.name(), "" + minLearningRate,
+            "must be in [0, " + TRAIN_LEARNING_RATE.name() + "=" + learningRate + "]",
+            "give e.g. a tenth of the learning rate, or leave it empty for a constant rate");
+      }
+    }
+
+    /** Warmup to {@code learningRate}, then cosine to {@code minLearningRate} at the end. */
+    public io.skippipe.model.optim.LrSchedule lrSchedule() {
+      return new io.skippipe.model.optim.LrSchedule(learningRate, minLearningRate,
+          warmupIterations, iterations);
+    }
+  }
 
   /** Checkpoint location, cadence and retention. */
   public record CheckpointSettings(String dir, int everyIterations, int keep, boolean resume)
@@ -121,7 +146,10 @@ public record JobConfig(
         s.doubleIn(NETWORK_TIME_SCALE, 0.0, 1000.0, true),
         s.bool(NETWORK_PAD_COMPUTE),
         s.intIn(NETWORK_PROBE_BYTES, 1, 1 << 28),
-        s.bool(COMPUTE_SERIALIZE));
+        s.bool(COMPUTE_SERIALIZE),
+        s.intIn(NETWORK_PROBE_PINGS, 1, 1000),
+        s.intIn(NETWORK_PROBE_PING_BYTES, 0, 1 << 20),
+        s.intIn(NETWORK_PROBE_TIMEOUT_MS, 1, 3_600_000));
     DataSettings data = new DataSettings(
         s.string(DATA_INPUT),
         s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),
@@ -136,7 +164,10 @@ public record JobConfig(
         s.doubleIn(TRAIN_EPSILON, 0.0, 1.0, true),
         s.doubleIn(TRAIN_WEIGHT_DECAY, 0.0, 10.0, true),
         s.doubleIn(TRAIN_GRAD_CLIP_NORM, 0.0, 1e9, true),
-        s.intIn(TRAIN_MAX_CHUNK_RETRIES, 0, 100));
+        s.intIn(TRAIN_MAX_CHUNK_RETRIES, 0, 100),
+        s.intIn(TRAIN_WARMUP_ITERATIONS, 0, 100_000_000),
+        s.doubleIn(s.string(TRAIN_MIN_LEARNING_RATE).isBlank() ? TRAIN_LEARNING_RATE
+            : TRAIN_MIN_LEARNING_RATE, 0.0, 10.0, true));
     CheckpointSettings checkpoint = new CheckpointSettings(
         s.string(CHECKPOINT_DIR),
         s.intIn(CHECKPOINT_EVERY, 0, 100_000_000),

@@ -25,18 +25,31 @@ public final class JobPlanning {
 
   /** Plans on the configured cluster profile and model (or reads spark.skippipe.plan.file). */
   public static PlannedRun plan(JobConfig cfg, java.util.function.Function<String, byte[]> readUri) {
+    return plan(cfg, null, readUri);
+  }
+
+  /** The configured cluster profile (spark.skippipe.cluster), or a ConfigException naming it. */
+  public static ClusterProfile cluster(JobConfig cfg) {
+    try {
+      return Presets.cluster(cfg.cluster());
+    } catch (RuntimeException e) {
+      throw new ConfigException(ConfigKeys.CLUSTER.name(), cfg.cluster(), e.getMessage(),
+          "name a preset under conf/clusters or a cluster profile JSON file");
+    }
+  }
+
+  /**
+   * Plans on {@code measured} (the probe's profile) when non-null, else on the configured cluster
+   * profile, or reads spark.skippipe.plan.file.
+   */
+  public static PlannedRun plan(JobConfig cfg, ClusterProfile measured,
+      java.util.function.Function<String, byte[]> readUri) {
     Plan plan;
     if (!cfg.plan().planFile().isEmpty()) {
       plan = PlanCodec.read(new java.io.ByteArrayInputStream(readUri.apply(cfg.plan().planFile())));
     } else {
-      ClusterProfile cluster;
+      ClusterProfile cluster = measured != null ? measured : cluster(cfg);
       ModelSpec model;
-      try {
-        cluster = Presets.cluster(cfg.cluster());
-      } catch (RuntimeException e) {
-        throw new ConfigException(ConfigKeys.CLUSTER.name(), cfg.cluster(), e.getMessage(),
-            "name a preset under conf/clusters or a cluster profile JSON file");
-      }
       try {
         model = Presets.model(cfg.model());
       } catch (RuntimeException e) {

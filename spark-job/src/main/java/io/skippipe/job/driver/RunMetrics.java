@@ -20,9 +20,14 @@ import java.util.TreeMap;
 public final class RunMetrics {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** One iteration, aggregated over nodes. */
+  /**
+   * One iteration, aggregated over nodes: {@code seconds} is the slowest node's whole iteration,
+   * {@code pipelineSeconds} the slowest node's pipeline phase (what the simulator predicts; the
+   * all-reduce, scalar exchange and optimizer step come after it), {@code lr} the learning rate of
+   * the step.
+   */
   public record IterationRow(int iteration, double loss, double gradNorm, double seconds,
-      double tokensPerSecond) {}
+      double tokensPerSecond, double pipelineSeconds, double lr) {}
 
   private final int totalIterations;
   private final int chunkIterations;
@@ -58,15 +63,19 @@ public final class RunMetrics {
       long micros = nodes.stream().mapToLong(NodeIterationStats::iterationMicros).max().orElse(0);
       double seconds = micros / 1e6;
       NodeIterationStats any = nodes.get(0);
+      double pipelineSeconds =
+          nodes.stream().mapToLong(NodeIterationStats::pipelineMicros).max().orElse(0) / 1e6;
       IterationRow row = new IterationRow(e.getKey(), any.meanLoss(), any.gradNorm(), seconds,
-          seconds > 0 ? tokensPerIteration / seconds : 0);
+          seconds > 0 ? tokensPerIteration / seconds : 0, pipelineSeconds, any.lr());
       rows.add(row);
       ObjectNode line = JSON.createObjectNode();
       line.put("iteration", row.iteration());
       line.put("loss", row.loss());
       line.put("gradNorm", row.gradNorm());
+      line.put("lr", row.lr());
       line.put("iterationSeconds", row.seconds());
       line.put("tokensPerSecond", row.tokensPerSecond());
+      line.put("pipelineSeconds", row.pipelineSeconds());
       ArrayNode arr = line.putArray("nodes");
       for (NodeIterationStats s : nodes) {
         ObjectNode n = arr.addObject();

@@ -14,7 +14,6 @@ import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -129,7 +128,7 @@ public final class SkipPipeTokenizer extends Transformer implements DefaultParam
         while (it.hasNext()) {
           Row r = it.next();
           String text = r.isNullAt(textIndex) ? null : r.getString(textIndex);
-          done.add(MlSchemas.append(r, text == null ? null : boxed(tok.encode(text))));
+          done.add(MlSchemas.append(r, (Object) (text == null ? null : boxed(tok.encode(text)))));
         }
       }
       return done.iterator();

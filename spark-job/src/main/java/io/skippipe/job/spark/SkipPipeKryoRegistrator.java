@@ -13,6 +13,8 @@ public final class SkipPipeKryoRegistrator implements KryoRegistrator {
   /** Records registered with the record serializer; extended by the job's own records. */
   private static final List<String> RECORDS = new ArrayList<>(List.of(
       "io.skippipe.job.task.SlotAddress",
+      "io.skippipe.job.task.RendezvousRow",
+      "io.skippipe.job.task.ProbeRow",
       "io.skippipe.job.task.ChunkResult",
       "io.skippipe.job.task.NodeIterationStats",
       "io.skippipe.job.spark.KryoProbe"));

@@ -13,10 +13,14 @@ import java.io.Serializable;
  * @param busyMicros forward + loss + backward compute
  * @param waitMicros blocked waiting for activations / gradients / all-reduce segments / scalars
  * @param iterationMicros wall time of the iteration on this node
+ * @param pipelineMicros wall time of the pipeline phase on this node (start of the iteration to
+ *     its last forward/loss/backward task), the part the simulator predicts
+ * @param lr the learning rate this node's optimizer step used
  */
 public record NodeIterationStats(int node, int stage, int iteration, double lossSum,
     int lossCount, double meanLoss, double gradNorm, long busyMicros, long waitMicros,
-    long iterationMicros, long startEpochMicros) implements Serializable {
+    long iterationMicros, long startEpochMicros, long pipelineMicros, double lr)
+    implements Serializable {
   /** Time neither computing nor waiting (optimizer, copies, bookkeeping). */
   public long idleMicros() {
     return Math.max(0, iterationMicros - busyMicros - waitMicros);

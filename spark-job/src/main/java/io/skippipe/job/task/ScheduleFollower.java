@@ -146,6 +146,7 @@ public final class ScheduleFollower {
       return null;
     });
     double[] loss = pipeline(iteration, data, clock);
+    long pipelineEnd = nowMicros();
     // gradient all-reduce among the stage's replicas
     List<Integer> replicas = plan.stages().get(stageIndex);
     if (replicas.size() > 1) {
@@ -185,7 +186,7 @@ public final class ScheduleFollower {
     });
     long end = nowMicros();
     return new NodeIterationStats(node, stageIndex, iteration, loss[0], (int) loss[1], global[1],
-        global[0], clock.busy, clock.wait, end - start, start);
+        global[0], clock.busy, clock.wait, end - start, start, pipelineEnd - start, lr);
   }
 
   /** Phase 1; returns {lossSum, lossCount} of this node's own microbatches. */

@@ -98,7 +98,7 @@ public final class StageTask {
               cfg.network().timeScale(), cfg.network().serializeCompute()),
           s -> spanLines.add(SpanJson.toLine(s)), epoch);
       ScheduleFollower.MicrobatchSource data = dataSource(spec, plan, node, hadoop);
-      LrSchedule lr = LrSchedule.constant(cfg.train().learningRate(), cfg.train().iterations());
+      LrSchedule lr = cfg.train().lrSchedule();
       List<NodeIterationStats> stats = new ArrayList<>();
       for (int i = 0; i < spec.iterations(); i++) {
         int iteration = spec.firstIteration() + i;
@@ -224,8 +224,15 @@ public final class StageTask {
     return new LinkModel() {
       @Override
       public double latencySeconds(int from, int to) {
-        // hop overhead is not added: it models serialization, which this runtime really does
-        return link(from, to).latencyMs() / 1e3;
+        // + hopOverhead, as CostModel's hop (latency + bytes/bandwidth + hopOverhead): with
+        // padCompute and timeScale >> 1 the real serialization it stands for is negligible, so
+        // leaving it out made every emulated hop shorter than the simulated one
+        return link(from, to).latencyMs() / 1e3 + profile.hopOverheadSeconds();
+      }
+
+      @Override
+      public boolean contention() {
+        return profile.linkContention();
       }
 
       @Override

@@ -11,10 +11,12 @@ import java.util.concurrent.TimeUnit;
  * A {@link BlockTransport} decorator that makes one machine behave like a geo-distributed network:
  * each message is delivered {@code (latency + bytes/bandwidth) × timeScale} after it is sent.
  *
- * <p>Each directed link transmits one message at a time: a message starts transmitting when the
- * link is free, occupies it for {@code bytes/bandwidth}, and arrives {@code latency} after its
- * transmission ends. So messages on one link keep their order, and a burst queues behind itself as
- * on a real link; different links do not share bandwidth (as the planner's cost model assumes).
+ * <p>With {@link LinkModel#contention()} each directed link transmits one message at a time: a
+ * message starts transmitting when the link is free, occupies it for {@code bytes/bandwidth}, and
+ * arrives {@code latency} after its transmission ends, so a burst queues behind itself as on a real
+ * link. Without it (the simulator's {@code linkContention=false}) every message starts at once.
+ * Different links never share bandwidth (as the planner's cost model assumes). The latency the
+ * model gives includes the profile's per-hop overhead (see {@code StageTask.links}).
  * {@code send} returns at once (the message is handed to the link, like a NIC queue); a delivery
  * thread forwards due messages to the wrapped transport, which may still apply backpressure.
  */
@@ -94,7 +96,8 @@ public final class EmulatedLink implements BlockTransport {
     long transmitNanos = (long) (bytes / links.bytesPerSecond(from, to) * timeScale * 1e9);
     long latencyNanos = (long) (links.latencySeconds(from, to) * timeScale * 1e9);
     synchronized (this) {
-      long start = Math.max(now, linkFreeAtNanos.getOrDefault(to, now));
+      long start =
+          links.contention() ? Math.max(now, linkFreeAtNanos.getOrDefault(to, now)) : now;
       long free = start + transmitNanos;
       linkFreeAtNanos.put(to, free);
       outstanding.incrementAndGet();

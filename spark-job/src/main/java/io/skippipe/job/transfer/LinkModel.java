@@ -10,6 +10,15 @@ public interface LinkModel {
   /** Bandwidth in bytes per second (> 0). */
   double bytesPerSecond(int from, int to);
 
+  /**
+   * Whether a directed link transmits one message at a time (a burst queues behind itself), as
+   * the simulator's {@code linkContention}; otherwise every message takes latency + bytes/bandwidth
+   * from its own send, however many share the link.
+   */
+  default boolean contention() {
+    return true;
+  }
+
   /** A uniform link (for tests). */
   static LinkModel uniform(double latencySeconds, double bytesPerSecond) {
     return new LinkModel() {

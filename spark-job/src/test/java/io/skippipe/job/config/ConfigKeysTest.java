@@ -111,4 +111,30 @@ class ConfigKeysTest {
     assertTrue(err.toString().contains("spark.skippipe.seed") && !err.toString().contains("\tat "),
         err.toString());
   }
+
+  @Test
+  void learningRateScheduleKeys() {
+    JobConfig.TrainSettings constant = JobConfig.parse(Map.of()).train();
+    assertEquals(0, constant.warmupIterations());
+    assertEquals(constant.learningRate(), constant.minLearningRate());
+    for (int it = 0; it < constant.iterations(); it++) {
+      assertEquals(constant.learningRate(), constant.lrSchedule().lr(it), 0.0, "default: constant");
+    }
+    JobConfig.TrainSettings t = JobConfig.parse(Map.of("spark.skippipe.train.iterations", "10",
+        "spark.skippipe.train.chunkIterations", "5", "spark.skippipe.train.learningRate", "0.01",
+        "spark.skippipe.train.warmupIterations", "2",
+        "spark.skippipe.train.minLearningRate", "0.001")).train();
+    // warmup 0.005, 0.01; then cosine from 0.01 over 8 steps toward 0.001 (independent formula)
+    assertEquals(0.005, t.lrSchedule().lr(0), 1e-15);
+    assertEquals(0.01, t.lrSchedule().lr(2), 1e-15);
+    assertEquals(0.001 + 0.009 * 0.5 * (1 + Math.cos(Math.PI * 4 / 8.0)), t.lrSchedule().lr(6),
+        1e-15);
+    ConfigException e = assertThrows(ConfigException.class, () -> JobConfig.parse(Map.of(
+        "spark.skippipe.train.warmupIterations", "6")));
+    assertEquals("spark.skippipe.train.warmupIterations", e.key());
+    e = assertThrows(ConfigException.class, () -> JobConfig.parse(Map.of(
+        "spark.skippipe.train.minLearningRate", "0.5")));
+    assertEquals("spark.skippipe.train.minLearningRate", e.key());
+    assertTrue(e.getMessage().contains("Fix:"), e.getMessage());
+  }
 }

@@ -2,10 +2,14 @@ package io.skippipe.job.driver;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.task.ChunkResult;
+import io.skippipe.job.task.NodeIterationStats;
 import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.SparkTrainingHarness;
 import io.skippipe.job.testing.TestPlans;
@@ -33,6 +37,10 @@ class SparkTrainingTest {
     m.put("spark.skippipe.train.iterations", "" + iterations);
     m.put("spark.skippipe.train.chunkIterations", "" + chunk);
     m.put("spark.skippipe.train.learningRate", "0.01");
+    // warmup + cosine (the reference PathTrainer uses the same schedule): a runtime that ignored
+    // it, or indexed it by the chunk's iteration instead of the global step, would differ
+    m.put("spark.skippipe.train.warmupIterations", iterations > 2 ? "1" : "0");
+    m.put("spark.skippipe.train.minLearningRate", "0.002");
     m.put("spark.skippipe.transfer.readTimeoutMs", "30000");
     m.put("spark.skippipe.test.failAt", failAt);
     return JobConfig.parse(m);
@@ -53,6 +61,23 @@ class SparkTrainingTest {
     double worst = SparkTrainingHarness.worstDifference(plan, store, iterations,
         SparkTrainingHarness.reference(plan, cfg, shards, conf, iterations));
     assertTrue(worst <= 1e-5, name + ": weights differ from the PathTrainer's by " + worst);
+    // every node stepped with the schedule's rate, and the metrics line carries it
+    RunMetrics metrics = new RunMetrics(iterations, chunk, 1, System.out, false);
+    for (ChunkResult r : out.results()) {
+      for (NodeIterationStats s : r.iterations()) {
+        assertEquals(cfg.train().lrSchedule().lr(s.iteration()), s.lr(), 1e-15,
+            "lr of node " + s.node() + " at iteration " + s.iteration());
+      }
+    }
+    metrics.afterChunk(out.results());
+    for (String line : metrics.iterationLines()) {
+      JsonNode j = new ObjectMapper().readTree(line);
+      assertEquals(cfg.train().lrSchedule().lr(j.get("iteration").asInt()), j.get("lr").asDouble(),
+          1e-15, line);
+    }
+    if (iterations > 1) {
+      assertTrue(cfg.train().lrSchedule().lr(iterations - 1) < 0.01, "the schedule decays");
+    }
     if (iterations / chunk > 1 && expectFailures == 0) {
       assertTrue(out.chunksReusingCache().contains(1),
           "chunk 1 should reuse the executor-cached weights: " + out.chunksReusingCache());

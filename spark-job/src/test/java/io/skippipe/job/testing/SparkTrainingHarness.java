@@ -14,7 +14,6 @@ import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
-import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.train.PathTrainer;
 import io.skippipe.scheduler.plan.Plan;
@@ -104,7 +103,7 @@ public final class SparkTrainingHarness {
     AdamWConfig adamW = new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay());
     try (PathTrainer t = new PathTrainer(llama, new PathTrainer.Config(cfg.seed(), adamW,
-        LrSchedule.constant(cfg.train().learningRate(), cfg.train().iterations()),
+        cfg.train().lrSchedule(),
         cfg.train().gradClipNorm()))) {
       for (int it = 0; it < iterations; it++) {
         List<PathTrainer.Microbatch> mbs = new ArrayList<>();
