@@ -44,10 +44,10 @@ import org.apache.spark.sql.types.StructType;
  * session and returns a {@link SkipPipeLanguageModelModel} pointing at the committed checkpoint.
  *
  * <p>Params mirror the main {@code spark.skippipe.*} keys (one Param per key, same default and doc;
- * the key is named at the end of each doc); any other key goes through {@link #setConf}. The training
- * text is the DataFrame's {@code textCol}: fit writes it as Parquet to {@code
- * RUN_DIR/ml-input/text.parquet} and points {@code spark.skippipe.data.input} at it, so the job's own
- * data preparation tokenizes it (with {@code tokenizer}, which must be the one a {@link
+ * the key is named at the end of each doc); any other key goes through {@link #setConf}. The
+ * training text is the DataFrame's {@code textCol}: fit writes it as Parquet to {@code
+ * RUN_DIR/ml-input/text.parquet} and points {@code spark.skippipe.data.input} at it, so the job's
+ * own data preparation tokenizes it (with {@code tokenizer}, which must be the one a {@link
  * SkipPipeTokenizer} in the same pipeline uses). The session must offer one task slot per node of
  * the plan (e.g. {@code local[12]} for laptop-geo-12), as for the job itself. With {@code resume}
  * true (the key's default) a second fit in the same run directory continues from its newest commit
@@ -386,8 +386,8 @@ public final class SkipPipeLanguageModel extends Estimator<SkipPipeLanguageModel
   }
 
   /**
-   * Sets any other {@code spark.skippipe.*} key (e.g. {@code spark.skippipe.train.beta2}). Keys with
-   * their own Param must be set through it, and the data input keys are fit's own.
+   * Sets any other {@code spark.skippipe.*} key (e.g. {@code spark.skippipe.train.beta2}). Keys
+   * with their own Param must be set through it, and the data input keys are fit's own.
    */
   public SkipPipeLanguageModel setConf(String key, String value) {
     checkConfKey(key, value);

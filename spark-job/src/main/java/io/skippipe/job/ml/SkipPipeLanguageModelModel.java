@@ -39,17 +39,17 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * A SkipPipe language model fitted by {@link SkipPipeLanguageModel}: a pointer to a committed
- * checkpoint ({@code .../checkpoints/step-NNNNNN}, any Hadoop URI) and the model spec it was trained
- * with. {@link #transform} adds per-row {@code loss} (mean next-token NLL in nats over the row's
- * token ids, see {@link RowLoss}) and {@code perplexity = exp(loss)}, optionally with stages omitted
- * (the paper's layer-omission evaluation); rows with fewer than two ids get nulls.
+ * checkpoint ({@code .../checkpoints/step-NNNNNN}, any Hadoop URI) and the model spec it was
+ * trained with. {@link #transform} adds per-row {@code loss} (mean next-token NLL in nats over the
+ * row's token ids, see {@link RowLoss}) and {@code perplexity = exp(loss)}, optionally with stages
+ * omitted (the paper's layer-omission evaluation); rows with fewer than two ids get nulls.
  *
- * <p>Each partition loads all stages' weights ({@code step-N/stage-SS/replica-0/weights.safetensors},
- * the replicas of a stage being equal after each step's all-reduce) once, with a Hadoop
- * configuration built inside the task (stack-probe §5.3), and closes them after the partition.
- * Saving writes the params only (MLlib's default writer): the checkpoint is referenced, not copied,
- * so it must outlive the saved model (mind {@code spark.skippipe.checkpoint.keep} when training
- * again in the same run directory).
+ * <p>Each partition loads all stages' weights ({@code
+ * step-N/stage-SS/replica-0/weights.safetensors}, the replicas of a stage being equal after each
+ * step's all-reduce) once, with a Hadoop configuration built inside the task (stack-probe §5.3),
+ * and closes them after the partition. Saving writes the params only (MLlib's default writer): the
+ * checkpoint is referenced, not copied, so it must outlive the saved model (mind {@code
+ * spark.skippipe.checkpoint.keep} when training again in the same run directory).
  */
 public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageModelModel>
     implements DefaultParamsWritable {

@@ -21,10 +21,10 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * Spark ML stage: a text column → an {@code array<int>} column of token ids, with the bundled BPE
- * tokenizer or a given Hugging Face {@code tokenizer.json} (Param {@code tokenizer}, a Hadoop URI or
- * path). Text is encoded without special tokens, exactly as the training job's data preparation does
- * ({@link TextTokenizer#encode}); a null text gives a null array. The tokenizer is opened once per
- * partition and closed after it.
+ * tokenizer or a given Hugging Face {@code tokenizer.json} (Param {@code tokenizer}, a Hadoop URI
+ * or path). Text is encoded without special tokens, exactly as the training job's data preparation
+ * does ({@link TextTokenizer#encode}); a null text gives a null array. The tokenizer is opened once
+ * per partition and closed after it.
  *
  * <p>Saved and loaded by MLlib's default params writer/reader, so a {@code Pipeline} holding it can
  * be saved.

@@ -39,11 +39,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Spark ML integration end to end in local[6]: a Pipeline(SkipPipeTokenizer, SkipPipeLanguageModel)
- * fitted on bundled-corpus text runs the real training job (toy 4-stage plan, 2 iterations in one
- * chunk), the fitted model scores held-out text, omitting a stage changes the scores, the saved and
- * reloaded PipelineModel gives identical rows, and the scores equal Perplexity on weights loaded
- * independently from the checkpoint.
+ * The Spark ML integration end to end in local[6]: a Pipeline(SkipPipeTokenizer,
+ * SkipPipeLanguageModel) fitted on bundled-corpus text runs the real training job (toy 4-stage
+ * plan, 2 iterations in one chunk), the fitted model scores held-out text, omitting a stage changes
+ * the scores, the saved and reloaded PipelineModel gives identical rows, and the scores equal
+ * Perplexity on weights loaded independently from the checkpoint.
  */
 class SkipPipeLanguageModelTest {
   @RegisterExtension static LocalSparkExtension spark = LocalSparkExtension.local(6);
@@ -172,7 +172,8 @@ class SkipPipeLanguageModelTest {
     try (TextTokenizer tok = TextTokenizer.bundled()) {
       ids = Arrays.copyOf(tok.encode(Corpus.validationDocuments().get(7)), 2 * cfg.seqLen() + 1);
     }
-    assertTrue(Arrays.stream(ids).allMatch(i -> i >= 0 && i < cfg.vocab()), "a long enough document");
+    assertTrue(Arrays.stream(ids).allMatch(i -> i >= 0 && i < cfg.vocab()),
+        "a long enough document");
     StructType schema = new StructType().add("tokens",
         new ArrayType(DataTypes.IntegerType, false));
     Dataset<Row> df = spark.session().createDataFrame(List.of(RowFactory.create(
