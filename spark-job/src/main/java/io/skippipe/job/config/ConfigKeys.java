@@ -59,7 +59,8 @@ public final class ConfigKeys {
 
   // --- network ------------------------------------------------------------------------------------
   public static final Key NETWORK_MODE = key("spark.skippipe.network.mode", "emulated",
-      "emulated = delay every message by the cluster profile's latency + bytes/bandwidth;"
+      "emulated = delay every message by the cluster profile's latency + hopOverhead +"
+          + " bytes/bandwidth (x timeScale; per directed link, queued iff linkContention);"
           + " direct = no delay, plan on the given profile; probe = measure all pairs over the block"
           + " transfer at rendezvous, plan on that (no delays added) and write RUN_DIR/profile.json.");
   public static final Key NETWORK_TIME_SCALE = key("spark.skippipe.network.timeScale", "1.0",
