@@ -78,10 +78,6 @@ public final class ConfigKeys {
       "30000", "network.mode=probe: bound on the whole probe of one node; exceeding it fails the"
           + " rendezvous naming the peer it waited for.");
 
-  public static final Key COMPUTE_SERIALIZE = key("spark.skippipe.compute.serialize", "false",
-      "Diagnostic: run one stage computation (forward, backward, gradient and optimizer calls) at a"
-          + " time per executor JVM, to tell thread interference from other numerical faults.");
-
   // --- data ---------------------------------------------------------------------------------------
   public static final Key DATA_INPUT = key("spark.skippipe.data.input", "",
       "Training text: Hadoop URI or path of text, JSON lines or Parquet; empty = the bundled corpus.");

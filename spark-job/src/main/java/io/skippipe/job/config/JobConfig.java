@@ -36,7 +36,7 @@ public record JobConfig(
    * probe* fields size the all-pairs probe at rendezvous, see {@code task.NetworkProbe}).
    */
   public record NetworkSettings(String mode, double timeScale, boolean padCompute, int probeBytes,
-      boolean serializeCompute, int probePings, int probePingBytes, int probeTimeoutMillis)
+ int probePings, int probePingBytes, int probeTimeoutMillis)
       implements Serializable {
     public boolean emulated() {
       return mode.equals("emulated");
@@ -146,7 +146,6 @@ public record JobConfig(
         s.doubleIn(NETWORK_TIME_SCALE, 0.0, 1000.0, true),
         s.bool(NETWORK_PAD_COMPUTE),
         s.intIn(NETWORK_PROBE_BYTES, 1, 1 << 28),
-        s.bool(COMPUTE_SERIALIZE),
         s.intIn(NETWORK_PROBE_PINGS, 1, 1000),
         s.intIn(NETWORK_PROBE_PING_BYTES, 0, 1 << 20),
         s.intIn(NETWORK_PROBE_TIMEOUT_MS, 1, 3_600_000));

@@ -58,27 +58,7 @@ public final class ScheduleFollower {
 
   /** Per-chunk settings of the engine. */
   public record Settings(double maxGradNorm, long timeoutMillis, boolean padCompute,
-      double timeScale, boolean serializeCompute) {}
-
-  /**
-   * JVM-wide lock around every stage/optimizer call when {@code serializeCompute} is on (a
-   * diagnostic: the intermittent non-finite gradients seen with the model still occurred with it
-   * on, so they are not thread interference; see ModelWarmup).
-   */
-  private static final java.util.concurrent.locks.ReentrantLock COMPUTE =
-      new java.util.concurrent.locks.ReentrantLock(true);
-
-  private <T> T compute(java.util.function.Supplier<T> body) {
-    if (!settings.serializeCompute()) {
-      return body.get();
-    }
-    COMPUTE.lock();
-    try {
-      return body.get();
-    } finally {
-      COMPUTE.unlock();
-    }
-  }
+      double timeScale) {}
 
   private final Plan plan;
   private final int node;
@@ -141,34 +121,28 @@ public final class ScheduleFollower {
       throws IOException, InterruptedException {
     long start = nowMicros();
     Clock clock = new Clock();
-    compute(() -> {
-      stage.zeroGradients();
-      return null;
-    });
+    stage.zeroGradients();
     double[] loss = pipeline(iteration, data, clock);
     long pipelineEnd = nowMicros();
     // gradient all-reduce among the stage's replicas
     List<Integer> replicas = plan.stages().get(stageIndex);
     if (replicas.size() > 1) {
-      double localSumSq = compute(stage::gradientSumOfSquares);
+      double localSumSq = stage.gradientSumOfSquares();
       if (!Double.isFinite(localSumSq)) {
         throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): local"
             + " gradient sum of squares is " + localSumSq + " before the all-reduce of iteration "
             + iteration);
       }
       long t0 = nowMicros();
-      float[] summed = RingAllReduce.sum(box, replicas, iteration, compute(stage::flatGradients),
+      float[] summed = RingAllReduce.sum(box, replicas, iteration, stage.flatGradients(),
           settings.timeoutMillis());
-      compute(() -> {
-        stage.setFlatGradients(summed);
-        return null;
-      });
+      stage.setFlatGradients(summed);
       long t1 = nowMicros();
       clock.wait += t1 - t0;
       spans.accept(new Span(node, stageIndex, -1, Span.Kind.ALLREDUCE, rel(t0), rel(t1)));
     }
     // scalar exchange: global gradient norm and mean loss
-    double sumSq = compute(stage::gradientSumOfSquares);
+    double sumSq = stage.gradientSumOfSquares();
     if (!Double.isFinite(sumSq)) {
       throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): gradient sum"
           + " of squares is " + sumSq + " after iteration " + iteration + "'s backward passes"
@@ -180,10 +154,7 @@ public final class ScheduleFollower {
     clock.wait += t1 - t0;
     spans.accept(new Span(node, stageIndex, -1, Span.Kind.WAIT, rel(t0), rel(t1)));
     double clip = GradientClipping.clipScale(global[0], settings.maxGradNorm());
-    compute(() -> {
-      optimizer.step(lr, clip);
-      return null;
-    });
+    optimizer.step(lr, clip);
     long end = nowMicros();
     return new NodeIterationStats(node, stageIndex, iteration, loss[0], (int) loss[1], global[1],
         global[0], clock.busy, clock.wait, end - start, start, pipelineEnd - start, lr);
@@ -221,7 +192,7 @@ public final class ScheduleFollower {
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
         float[] gradOut = e.getValue();
-        float[] g = finite(compute(() -> stage.backward(mb, gradOut)), "backward", mb);
+        float[] g = finite(stage.backward(mb, gradOut), "backward", mb);
         pad(t0, costs.backwardMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
@@ -239,7 +210,7 @@ public final class ScheduleFollower {
         long t0 = nowMicros();
         float[] hidden = e.getValue();
         int[] y = targets.remove(mb);
-        LossResult r = compute(() -> stage.lossAndBackwardStart(mb, hidden, y, lossScale));
+        LossResult r = stage.lossAndBackwardStart(mb, hidden, y, lossScale);
         pad(t0, costs.lossMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
@@ -269,11 +240,11 @@ public final class ScheduleFollower {
           toInject.remove(mb);
           TokenBatch batch = TokenBatch.of(data.tokens(iteration, mb), seqLen);
           targets.put(mb, batch.targets());
-          h = finite(compute(() -> stage.forwardTokens(mb, batch.inputIds())), "forwardTokens",
+          h = finite(stage.forwardTokens(mb, batch.inputIds()), "forwardTokens",
               mb);
         } else {
           float[] in = forwards.remove(mb);
-          h = finite(compute(() -> stage.forward(mb, in)), "forward", mb);
+          h = finite(stage.forward(mb, in), "forward", mb);
         }
         pad(t0, costs.forwardMicros(node));
         long t1 = nowMicros();

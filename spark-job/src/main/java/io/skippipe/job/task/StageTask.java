@@ -95,7 +95,7 @@ public final class StageTask {
       ScheduleFollower follower = new ScheduleFollower(plan, node, st.model(), st.optimizer(), box,
           new ScheduleFollower.Settings(cfg.train().gradClipNorm(),
               cfg.transfer().readTimeoutMillis(), cfg.network().padCompute(),
-              cfg.network().timeScale(), cfg.network().serializeCompute()),
+              cfg.network().timeScale()),
           s -> spanLines.add(SpanJson.toLine(s)), epoch);
       ScheduleFollower.MicrobatchSource data = dataSource(spec, plan, node, hadoop);
       LrSchedule lr = cfg.train().lrSchedule();
@@ -166,7 +166,7 @@ public final class StageTask {
     }
     LlamaConfig llama = Models.llama(plan.model());
     JobConfig cfg = spec.config();
-    StageModel model = ModelWarmup.create(llama, stageIndex, cfg.seed());
+    StageModel model = StageModel.create(llama, stageIndex, cfg.seed());
     AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay()));
     try {

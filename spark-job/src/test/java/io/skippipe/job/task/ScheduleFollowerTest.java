@@ -92,11 +92,11 @@ class ScheduleFollowerTest {
       for (int node = 0; node < n; node++) {
         int me = node;
         weights.add(pool.submit(() -> {
-          try (StageModel stage = ModelWarmup.create(cfg, plan.stageOf(me), SEED);
+          try (StageModel stage = StageModel.create(cfg, plan.stageOf(me), SEED);
               AdamW opt = new AdamW(stage, AdamWConfig.llamaDefaults())) {
             ScheduleFollower f = new ScheduleFollower(plan, me, stage, opt,
                 new Mailbox(endpoints.get(me)),
-                new ScheduleFollower.Settings(CLIP, 20_000, false, 1.0, false), spans::add, epoch);
+                new ScheduleFollower.Settings(CLIP, 20_000, false, 1.0), spans::add, epoch);
             try {
               for (int it = 0; it < iterations; it++) {
                 stats.add(f.runIteration(it, LR, TestPlans::tokens));
