@@ -41,8 +41,22 @@ public final class ChunkJob {
             & java.io.Serializable)
             it -> CollectionConverters.asScala(Sneaky.call(() -> count(StageTask.run(spec), acc))
                 .iterator());
-    jsc.setJobDescription("skippipe chunk " + spec.chunk() + " attempt " + spec.attempt());
-    return new JavaRDD<>(rdd.barrier().mapPartitions(f, false, tag), tag).collect();
+    jsc.setJobGroup("skippipe-" + spec.run() + "-chunk-" + spec.chunk(), jobGroupName(spec), true);
+    try {
+      return new JavaRDD<>(rdd.barrier().mapPartitions(f, false, tag), tag).collect();
+    } finally {
+      jsc.clearJobGroup();
+    }
+  }
+
+  /** The Spark UI's name of a chunk, e.g. "SkipPipe chunk 3/10 — iterations 21–30 (attempt 2)". */
+  static String jobGroupName(ChunkSpec spec) {
+    int total = spec.config().train().iterations();
+    int chunks = (total + spec.config().train().chunkIterations() - 1)
+        / spec.config().train().chunkIterations();
+    String name = "SkipPipe chunk " + (spec.chunk() + 1) + "/" + chunks + " \u2014 iterations "
+        + (spec.firstIteration() + 1) + "\u2013" + (spec.firstIteration() + spec.iterations());
+    return spec.attempt() == 0 ? name : name + " (attempt " + (spec.attempt() + 1) + ")";
   }
 
   private static List<ChunkResult> count(List<ChunkResult> results, Accumulators acc) {
