@@ -86,6 +86,11 @@ public final class TextTokenizer implements AutoCloseable {
     return new TextTokenizer(Files.readAllBytes(tokenizerJson), tokenizerJson.toString());
   }
 
+  /** A tokenizer from the bytes of a {@code tokenizer.json}; {@code source} names it in errors. */
+  public static TextTokenizer fromJson(byte[] json, String source) throws IOException {
+    return new TextTokenizer(json, source);
+  }
+
   /** Token ids of a text (no special tokens added). */
   public int[] encode(String text) {
     return toInts(hf.encode(text, false, false).getIds());

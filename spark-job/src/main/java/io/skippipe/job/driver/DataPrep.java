@@ -10,7 +10,6 @@ import io.skippipe.model.data.TextTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -106,18 +105,9 @@ public final class DataPrep {
     }
   }
 
-  /** The bundled tokenizer, or one from tokenizer.json bytes (via a temporary file). */
+  /** The bundled tokenizer, or one from tokenizer.json bytes. */
   static TextTokenizer tokenizer(byte[] json) throws IOException {
-    if (json == null) {
-      return TextTokenizer.bundled();
-    }
-    java.nio.file.Path tmp = Files.createTempFile("skippipe-tokenizer", ".json");
-    try {
-      Files.write(tmp, json);
-      return TextTokenizer.load(tmp);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    return json == null ? TextTokenizer.bundled() : TextTokenizer.fromJson(json, "tokenizer.json");
   }
 
   static String stripSlash(String s) {

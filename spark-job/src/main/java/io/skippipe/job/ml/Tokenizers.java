@@ -4,7 +4,6 @@ import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.data.TextTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -26,12 +25,6 @@ final class Tokenizers {
     try (InputStream in = p.getFileSystem(HadoopConfs.current()).open(p)) {
       json = in.readAllBytes();
     }
-    java.nio.file.Path tmp = Files.createTempFile("skippipe-tokenizer", ".json");
-    try {
-      Files.write(tmp, json);
-      return TextTokenizer.load(tmp);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    return TextTokenizer.fromJson(json, uri);
   }
 }
