@@ -16,7 +16,9 @@ import io.skippipe.model.layers.RmsNorm;
 import io.skippipe.model.layers.Rotary;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,7 +52,8 @@ import java.util.Set;
  *
  * <p>Each forward opens a {@link MicrobatchScope} keyed by the microbatch id; several may be in
  * flight, forwards and backwards interleaved in any order, up to {@code maxInFlight} (the node's
- * memory cap). Parameter gradients accumulate across backwards until {@link #zeroGradients()}.
+ * memory cap). Parameter gradients of an iteration are summed over its microbatches in ascending
+ * microbatch id, whatever order the calls come in ({@link #zeroGradients(Collection)}).
  * Methods are {@code synchronized}: one stage runs one task at a time; different stages may run on
  * different threads of one JVM (grad mode is per thread, see {@link AutogradAdapter}).
  *
@@ -80,6 +83,7 @@ public final class StageModel implements AutoCloseable {
   private final Map<Integer, AttentionConstants> constantsByLength = new HashMap<>();
   private final Set<NDArray> resident = AutogradAdapter.identitySet();
   private final Map<Integer, MicrobatchScope> inFlight = new LinkedHashMap<>();
+  private final GradientAccumulator gradients;
 
   private StageModel(LlamaConfig config, int stage, long seed, int maxInFlight, Device device) {
     config.checkStage(stage);
@@ -113,6 +117,14 @@ public final class StageModel implements AutoCloseable {
     this.embedTokens = params.get("model.embed_tokens.weight");
     this.finalNorm = params.get("model.norm.weight");
     this.lmHead = params.get("lm_head.weight");
+    Map<String, Set<GradientAccumulator.Phase>> phases = new LinkedHashMap<>();
+    for (String name : params.keySet()) {
+      boolean head = name.equals("model.norm.weight") || name.equals("lm_head.weight");
+      phases.put(
+          name,
+          EnumSet.of(head ? GradientAccumulator.Phase.LOSS : GradientAccumulator.Phase.BACKWARD));
+    }
+    this.gradients = new GradientAccumulator(stage, manager, params, phases);
     AutogradAdapter.adoptStrays(manager, resident, null);
   }
 
@@ -228,6 +240,7 @@ public final class StageModel implements AutoCloseable {
               + "; pass B*T targets (tokens 1..T).");
     }
     checkIds(targets, "target id");
+    gradients.checkExpected(microbatch, GradientAccumulator.Phase.LOSS);
     try (NDManager head = manager.newSubManager()) {
       LossResult result =
           AutogradAdapter.withGrad(
@@ -239,6 +252,7 @@ public final class StageModel implements AutoCloseable {
                 NDArray loss = meanCrossEntropy(logits(inBTD), targetsBT);
                 float lossValue = loss.getFloat();
                 AutogradAdapter.backward(loss, AutogradAdapter.ownedScalar(head, lossScale));
+                gradients.collect(microbatch, GradientAccumulator.Phase.LOSS);
                 float[] grad = AutogradAdapter.readGradient(inBTD);
                 return new LossResult(lossValue, grad);
               });
@@ -253,6 +267,9 @@ public final class StageModel implements AutoCloseable {
    * Closes the microbatch's scope.
    */
   public synchronized float[] backward(int microbatch, float[] gradOut) {
+    if (inFlight.containsKey(microbatch)) {
+      gradients.checkExpected(microbatch, GradientAccumulator.Phase.BACKWARD);
+    }
     MicrobatchScope scope = inFlight.remove(microbatch);
     if (scope == null) {
       throw new IllegalStateException(
@@ -279,6 +296,7 @@ public final class StageModel implements AutoCloseable {
       }
       NDArray gradBTD = AutogradAdapter.owned(scope.manager(), gradOut, out.getShape());
       AutogradAdapter.backward(out, gradBTD);
+      gradients.collect(microbatch, GradientAccumulator.Phase.BACKWARD);
       float[] gradIn =
           scope.input() == null ? new float[0] : AutogradAdapter.readGradient(scope.input());
       AutogradAdapter.adoptStrays(manager, resident, scope.manager());
@@ -381,19 +399,68 @@ public final class StageModel implements AutoCloseable {
     }
   }
 
-  /** All parameter gradients concatenated in {@link #parameterNames()} order. */
+  /**
+   * Starts an iteration's gradients: every accumulated gradient becomes zero and {@code
+   * microbatches} become the ids whose gradients this stage will receive (at stage 0 every
+   * microbatch of the data node; elsewhere those whose path visits this stage). Their
+   * contributions are added in ascending microbatch id whatever order the backward calls arrive in
+   * (see {@link GradientAccumulator}), so a node's gradient does not depend on thread or network
+   * timing. A backward or loss of a microbatch not in the set throws.
+   */
+  public synchronized void zeroGradients(Collection<Integer> microbatches) {
+    gradients.start(microbatches);
+  }
+
+  /** Arrays now held in the gradient reorder buffer (tests of its memory bound). */
+  synchronized int bufferedGradientArrays() {
+    return gradients.bufferedArrays();
+  }
+
+  /** The microbatch ids given to the last {@link #zeroGradients(Collection)}, ascending. */
+  public synchronized Set<Integer> expectedMicrobatches() {
+    return Set.copyOf(gradients.expected());
+  }
+
+  /**
+   * Whether every expected microbatch's gradient has been added (readers below throw otherwise).
+   */
+  public synchronized boolean gradientsComplete() {
+    return gradients.complete();
+  }
+
+  /**
+   * The summed gradients by HF name, in {@link #parameterNames()} order: live arrays on the
+   * stage's device, for the optimizer (do not close or keep them across iterations).
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing
+   */
+  public synchronized Map<String, NDArray> accumulatedGradients() {
+    return gradients.sums("the optimizer step");
+  }
+
+  /**
+   * All parameter gradients concatenated in {@link #parameterNames()} order.
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing
+   */
   public synchronized float[] flatGradients() {
     float[] flat = new float[parameterCount()];
     int offset = 0;
-    for (NDArray p : params.values()) {
-      float[] g = AutogradAdapter.readGradient(p);
-      System.arraycopy(g, 0, flat, offset, g.length);
-      offset += g.length;
+    for (NDArray g : gradients.sums("flatGradients").values()) {
+      float[] v = g.toFloatArray();
+      System.arraycopy(v, 0, flat, offset, v.length);
+      offset += v.length;
     }
     return flat;
   }
 
-  /** Overwrites all parameter gradients from a buffer laid out as {@link #flatGradients()}. */
+  /**
+   * Overwrites all parameter gradients from a buffer laid out as {@link #flatGradients()} (the
+   * all-reduced sum of the stage's replicas).
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing (its late
+   *     arrival would be added to the overwritten sum)
+   */
   public synchronized void setFlatGradients(float[] flat) {
     if (flat.length != parameterCount()) {
       throw new IllegalArgumentException(
@@ -405,26 +472,23 @@ public final class StageModel implements AutoCloseable {
               + parameterCount()
               + " parameters");
     }
+    Map<String, NDArray> sums = gradients.sums("setFlatGradients");
     int offset = 0;
     for (ParameterLayout.Param p : layout) {
-      AutogradAdapter.writeGradient(
-          params.get(p.name()), Arrays.copyOfRange(flat, offset, offset + p.size()));
+      AutogradAdapter.assign(sums.get(p.name()), Arrays.copyOfRange(flat, offset, offset + p.size()));
       offset += p.size();
     }
   }
 
-  /** Sets every parameter gradient to zero (start of an iteration). */
-  public synchronized void zeroGradients() {
-    for (NDArray p : params.values()) {
-      AutogradAdapter.zeroGradient(p);
-    }
-  }
-
-  /** Sum of squared gradient entries over this stage's parameters (for global-norm clipping). */
+  /**
+   * Sum of squared gradient entries over this stage's parameters (for global-norm clipping).
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing
+   */
   public synchronized double gradientSumOfSquares() {
     double sum = 0;
-    for (NDArray p : params.values()) {
-      sum += AutogradAdapter.gradientSumOfSquares(p);
+    for (NDArray g : gradients.sums("gradientSumOfSquares").values()) {
+      sum += AutogradAdapter.sumOfSquares(g);
     }
     return sum;
   }
