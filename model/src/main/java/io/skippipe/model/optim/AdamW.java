@@ -96,6 +96,7 @@ public final class AdamW implements AutoCloseable {
             }
             return null;
           });
+      stageModel.parametersUpdated();
     }
     step = t;
   }

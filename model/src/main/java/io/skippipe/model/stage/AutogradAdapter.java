@@ -1,8 +1,10 @@
 package io.skippipe.model.stage;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -146,11 +148,31 @@ public final class AutogradAdapter {
     leaf.setRequiresGradient(true);
   }
 
-  /** Copies the accumulated gradient of {@code leaf} to the host, closing the wrapper. */
+  /** Copies the gradient of {@code leaf} to the host as float32, closing the wrapper. */
   public static float[] readGradient(NDArray leaf) {
     try (NDArray g = leaf.getGradient()) {
-      return g.toFloatArray();
+      return toHostFloats(g);
     }
+  }
+
+  /**
+   * A host copy of {@code a} as float32, whatever its type (bf16 widens exactly) and device (the
+   * one place a stage's arrays cross to the host).
+   */
+  public static float[] toHostFloats(NDArray a) {
+    if (a.getDataType() == DataType.FLOAT32 && a.getDevice().equals(Device.cpu())) {
+      return a.toFloatArray();
+    }
+    return withoutGrad(
+        () -> {
+          try (NDManager tmp = a.getManager().newSubManager(Device.cpu())) {
+            NDArray host = a.toDevice(Device.cpu(), true);
+            host.attach(tmp);
+            NDArray f32 = host.toType(DataType.FLOAT32, true);
+            f32.attach(tmp);
+            return f32.toFloatArray();
+          }
+        });
   }
 
   /** Sum of squares of {@code a}'s entries (computed in its dtype, returned as double). */
@@ -173,7 +195,7 @@ public final class AutogradAdapter {
         () -> {
           try (NDManager tmp = leaf.getManager().newSubManager();
               NDArray g = leaf.getGradient()) {
-            g.set(ALL, tmp.zeros(new Shape()));
+            g.set(ALL, tmp.zeros(new Shape(), g.getDataType()));
           }
           return null;
         });
@@ -214,7 +236,7 @@ public final class AutogradAdapter {
           () -> {
             NDArray sum = leaf.sum();
             sum.attach(tmp);
-            NDArray one = tmp.ones(sum.getShape());
+            NDArray one = tmp.ones(sum.getShape(), sum.getDataType());
             backward(sum, one);
             return null;
           });

@@ -60,8 +60,8 @@ final class GradientAccumulator {
   private final NDManager manager;
   private final Map<String, Slot> slots = new LinkedHashMap<>();
   private final TreeSet<Integer> expected = new TreeSet<>();
-  /** A libtorch-owned 0 (scalar) to fill arrays with ({@code set(index, Number)} leaks one). */
-  private final NDArray zero;
+  /** libtorch-owned zeros (scalars) by type, to fill arrays with ({@code set(Number)} leaks). */
+  private final Map<ai.djl.ndarray.types.DataType, NDArray> zeros = new java.util.HashMap<>();
 
   /** One parameter's running sum, its expected keys and its reorder buffer. */
   private static final class Slot {
@@ -85,8 +85,9 @@ final class GradientAccumulator {
 
   /**
    * @param stageManager the stage's manager; sums and buffers live in a child of it
-   * @param params the stage's parameters by name (gradients already materialised)
-   * @param phases which phases write each parameter's gradient (by name; every parameter listed)
+   * @param params the stage's compute weights by name (the leaves libtorch writes {@code .grad}
+   *     of; gradients already materialised); sums are float32 whatever their type
+   * @param phases which phases write each parameter's gradient (by name; may list more names)
    */
   GradientAccumulator(
       int stage, NDManager stageManager, Map<String, NDArray> params,
@@ -94,13 +95,13 @@ final class GradientAccumulator {
     this.stage = stage;
     this.manager = stageManager.newSubManager();
     this.manager.setName("stage-" + stage + "-gradients");
-    this.zero = manager.zeros(new ai.djl.ndarray.types.Shape());
+
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
       Set<Phase> ph = phases.get(e.getKey());
       if (ph == null || ph.isEmpty()) {
         throw new IllegalStateException("no backward phase writes " + e.getKey());
       }
-      NDArray sum = manager.zeros(e.getValue().getShape(), e.getValue().getDataType());
+      NDArray sum = manager.zeros(e.getValue().getShape(), StageParameters.masterType());
       sum.setName(e.getKey() + ".grad_sum");
       slots.put(e.getKey(), new Slot(e.getValue(), ph, sum));
     }
@@ -124,7 +125,7 @@ final class GradientAccumulator {
           for (Slot s : slots.values()) {
             s.early.values().forEach(NDArray::close);
             s.early.clear();
-            s.sum.set(ALL, zero);
+            s.sum.set(ALL, zero(s.sum));
             zeroScratch(s);
             List<Long> keys = new ArrayList<>();
             for (int m : expected) {
@@ -202,7 +203,7 @@ final class GradientAccumulator {
                 copy.attach(manager);
                 s.early.put(k, copy);
               }
-              scratch.set(ALL, zero);
+              scratch.set(ALL, zero(scratch));
             }
           }
           return null;
@@ -283,8 +284,14 @@ final class GradientAccumulator {
 
   private void zeroScratch(Slot s) {
     try (NDArray scratch = s.param.getGradient()) {
-      scratch.set(ALL, zero);
+      scratch.set(ALL, zero(scratch));
     }
+  }
+
+  /** A zero scalar of {@code a}'s type (the in-place fill needs matching types). */
+  private NDArray zero(NDArray a) {
+    return zeros.computeIfAbsent(
+        a.getDataType(), t -> manager.zeros(new ai.djl.ndarray.types.Shape(), t));
   }
 
   private static long key(int microbatch, Phase phase) {

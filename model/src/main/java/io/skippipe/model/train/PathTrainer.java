@@ -7,6 +7,7 @@ import io.skippipe.model.optim.GradientClipping;
 import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.LossResult;
 import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.stage.StageOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -55,10 +56,15 @@ public final class PathTrainer implements AutoCloseable {
 
   /** Builds all {@code model.stages()} stages from {@code config.seed()} with fresh optimizers. */
   public PathTrainer(LlamaConfig model, Config config) {
+    this(model, config, StageOptions.defaults());
+  }
+
+  /** As {@link #PathTrainer(LlamaConfig, Config)} with stages run as {@code options} say. */
+  public PathTrainer(LlamaConfig model, Config config, StageOptions options) {
     this.model = model;
     this.config = config;
     for (int s = 0; s < model.stages(); s++) {
-      StageModel stage = StageModel.create(model, s, config.seed());
+      StageModel stage = StageModel.create(model, s, config.seed(), options);
       stages.add(stage);
       optimizers.add(new AdamW(stage, config.adamW()));
     }

@@ -18,14 +18,14 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-class PathTrainerTest {
+public class PathTrainerTest {
 
   /**
    * Sequences from a fixed random successor table: token t is followed by succ[t]. Apart from the
    * first token of each sequence the next token is a function of the current one, so the ideal loss
    * is near 0, while an untrained model (logits ≈ 0) scores ≈ ln(V).
    */
-  static List<int[]> successorSequences(int count, int seqLen, int vocab, long seed) {
+  public static List<int[]> successorSequences(int count, int seqLen, int vocab, long seed) {
     SplittableRandom table = new SplittableRandom(1234);
     int[] succ = new int[vocab];
     for (int i = 0; i < vocab; i++) {
@@ -44,7 +44,7 @@ class PathTrainerTest {
     return out;
   }
 
-  static int[] concat(List<int[]> seqs) {
+  public static int[] concat(List<int[]> seqs) {
     return seqs.stream().flatMapToInt(java.util.Arrays::stream).toArray();
   }
 
@@ -131,12 +131,13 @@ class PathTrainerTest {
               + ", after 300: "
               + java.util.Arrays.toString(counts300));
       assertEquals(java.util.Arrays.toString(counts0), java.util.Arrays.toString(counts300));
-      // exactly the parameters + their gradient sums (and the accumulator's zero scalar) + rotary
+      // exactly the parameters + their gradient sums (and the accumulator's zero scalar, the bf16
+      // splitter scalar) + rotary
       // cos/sin + causal mask + score scale per stage (the reorder buffer is empty: PathTrainer
       // runs backwards in id order); 2 moments per parameter
       for (int s = 0; s < cfg.stages(); s++) {
         StageModel stage = trainer.stages().get(s);
-        assertEquals(2 * stage.parameterNames().size() + 5, counts300[2 * s]);
+        assertEquals(2 * stage.parameterNames().size() + 6, counts300[2 * s]);
         assertEquals(2 * stage.parameterNames().size(), counts300[2 * s + 1]);
         assertEquals(0, stage.inFlight());
       }
