@@ -64,17 +64,25 @@ public final class SkipPipeJob {
   public static void main(String[] args) {
     SparkConf conf = SparkSettings.apply(new SparkConf());
     JobConfig cfg;
+    RunDirectory dir;
     try {
       cfg = JobConfig.from(Settings.of(skippipeKeys(conf)));
+      dir = inspect(cfg, Map.of());
     } catch (ConfigException e) {
       System.err.println("skippipe: " + e.getMessage());
       System.exit(2);
+      return;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (dir.start() == RunDirectory.Start.FINISHED) {
+      finished(dir, cfg, System.out);
       return;
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
     int exit = 0;
     try {
-      run(spark, cfg, Map.of(), System.out);
+      run(spark, cfg, Map.of(), System.out, dir);
     } catch (ConfigException e) { // a refusal found by the run's own checks: nothing was written
       System.err.println("skippipe: " + e.getMessage());
       exit = 2;
@@ -99,14 +107,31 @@ public final class SkipPipeJob {
     return m;
   }
 
+  /**
+   * The checks of the run directory that need no Spark (cheap enough to run before a session
+   * starts): refuses a run that may not go into it, and tells a finished run apart.
+   *
+   * @throws ConfigException naming the key, the value, the rule and the fix
+   */
+  public static RunDirectory inspect(JobConfig cfg, Map<String, String> hadoop)
+      throws IOException {
+    Configuration conf = HadoopConfs.current(hadoop);
+    ModelSpec model = JobPlanning.modelSpec(cfg, uri -> read(uri, conf));
+    return RunDirectory.inspect(cfg, modelShape(model), conf);
+  }
+
   /** Runs the job on a session; {@code hadoop} adds Hadoop keys (tests), normally empty. */
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
+    return run(spark, cfg, hadoop, out, inspect(cfg, hadoop));
+  }
+
+  /** Runs the job on a session, given the run directory {@link #inspect} found. */
+  public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
+      PrintStream out, RunDirectory dir) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Configuration conf = HadoopConfs.current(hadoop);
     // 1. every check that may refuse the run, before anything is written
-    ModelSpec model = JobPlanning.modelSpec(cfg, uri -> read(uri, conf));
-    RunDirectory dir = RunDirectory.inspect(cfg, modelShape(model), conf);
     if (dir.start() == RunDirectory.Start.FINISHED) {
       return finished(dir, cfg, out);
     }
@@ -153,7 +178,7 @@ public final class SkipPipeJob {
   }
 
   /** A resubmitted run that already reached train.iterations: a successful no-op. */
-  private static Summary finished(RunDirectory dir, JobConfig cfg, PrintStream out) {
+  public static Summary finished(RunDirectory dir, JobConfig cfg, PrintStream out) {
     long step = dir.resumeFrom().orElseThrow().step();
     String checkpoint = dir.store().root() + "/" + CheckpointStore.stepDir(step);
     out.printf("run %s in %s already finished: its newest commit is step %d (%s=%d); nothing to"

@@ -38,9 +38,13 @@ public final class ChunkedTraining {
       Map<Integer, SlotAddress> peers, byte[] secret, JobConfig config, String checkpointRoot,
       Map<Integer, String> shards, Map<String, String> hadoop) {}
 
-  /** Called after each chunk's steps are committed, with the chunk's node reports. */
+  /**
+   * Called when a chunk's tasks have all finished, before its steps are committed, with the
+   * chunk's node reports. Metrics written here cover every completed iteration; a crash before the
+   * commit leaves rows that a resume from the older commit replaces ({@link MetricsLog#resumeAt}).
+   */
   public interface ChunkListener {
-    void committed(List<ChunkResult> results) throws IOException;
+    void completed(List<ChunkResult> results) throws IOException;
   }
 
   /** What the loop did. */
@@ -53,7 +57,7 @@ public final class ChunkedTraining {
    * Trains from {@code setup.resumeFrom()} (or the initial weights) to
    * {@code config.train().iterations()}.
    *
-   * @param afterChunk called once each chunk's steps are committed (metrics, progress)
+   * @param afterChunk called when each chunk has finished, before its commit (metrics, progress)
    */
   public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
       ChunkListener afterChunk) throws IOException {
@@ -89,6 +93,7 @@ public final class ChunkedTraining {
               rootMessage(e), resumeStep < 0 ? "the initial weights" : "step " + resumeStep);
         }
       }
+      afterChunk.completed(results);
       long end = step + k;
       int every = cfg.checkpoint().everyIterations();
       for (long s = step + 1; s <= end; s++) {
@@ -101,7 +106,6 @@ public final class ChunkedTraining {
         reusing.add(chunk);
       }
       all.addAll(results);
-      afterChunk.committed(results);
       step = end;
       resumeStep = end;
     }

@@ -14,13 +14,14 @@ import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 
 /**
- * The run's metrics on its filesystem, brought up to date after every committed chunk, so a crash
- * loses nothing that was committed and a resume adds to them:
+ * The run's metrics on its filesystem, brought up to date when a chunk completes (before its
+ * commit), so a crash loses no completed iteration and a resume adds to them:
  *
  * <ul>
  *   <li>{@code metrics/iterations.jsonl}: one JSON line per completed iteration, ascending; on
- *       resume from step {@code s} the rows of iterations {@code >= s} (written after the commit
- *       that the resume falls back to) are dropped, so a retried chunk never duplicates a row.
+ *       resume from step {@code s} the rows of iterations {@code >= s} (a chunk that completed
+ *       but whose commit was interrupted, or a damaged commit the resume fell back from) are
+ *       dropped and trained again, so a row is never duplicated.
  *       Replaced as a whole after each chunk (a temporary file renamed over it where the
  *       filesystem renames atomically; a single PUT on S3A).
  *   <li>{@code trace/measured-spans-<first iteration, 6 digits>.jsonl}: the measured spans of one

@@ -66,7 +66,7 @@ public final class RunMetrics {
   }
 
   /**
-   * Records one committed chunk's node reports: console progress, the metrics plugin's values, and
+   * Records one completed chunk's node reports: console progress, the metrics plugin's values, and
    * (with a log) {@code iterations.jsonl} and the chunk's span file.
    */
   public void afterChunk(List<ChunkResult> results) throws IOException {
