@@ -56,6 +56,12 @@ public record ModelSpec(
     return layers / layersPerStage;
   }
 
+  /** The same model with activations of {@code bytes} per element (e.g. 2 for bf16). */
+  public ModelSpec withActivationBytesPerElement(int bytes) {
+    return new ModelSpec(name, description, dim, layers, heads, kvHeads, ffnDim, vocab, seqLen,
+        layersPerStage, samplesPerMicrobatch, microbatchesPerDataNode, bytes);
+  }
+
   /** Bytes of one microbatch's activation (and of its gradient) crossing one hop. */
   public long activationBytesPerMicrobatch() {
     return (long) activationBytesPerElement * dim * seqLen * samplesPerMicrobatch;

@@ -51,6 +51,8 @@ public final class ConfigKeys {
       "Model spec: a preset name under conf/models or a path to a model spec JSON.");
   public static final Key CLUSTER = key("spark.skippipe.cluster", "laptop-geo-12",
       "Cluster profile: a preset under conf/clusters or a path; its nodes map onto the executors' task slots.");
+  public static final Key DEVICE = key("spark.skippipe.device", "auto",
+      "Where each stage's tensors live: auto = the GPU Spark assigned to the task (resource 'gpu'), else the CPU; cpu; gpu (fails at preflight without a GPU or with a CPU-only libtorch).");
   public static final Key PLAN_METHOD = key("spark.skippipe.plan.method", "skippipe",
       "Planner method: skippipe | skippipe-no-tc2 | dtfm-skip | dtfm.");
   public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "0.33",
@@ -118,6 +120,11 @@ public final class ConfigKeys {
   public static final Key TRAIN_MAX_CHUNK_RETRIES = key("spark.skippipe.train.maxChunkRetries", "2",
       "How often the driver re-runs a failed chunk from the last committed checkpoint"
           + " (Spark does not retry a failed barrier result stage by itself).");
+  public static final Key TRAIN_PRECISION = key("spark.skippipe.train.precision", "fp32",
+      "fp32, or bf16: bfloat16 weights, layer outputs and wire activations (half the bytes per hop) with float32 master weights, gradient sums, AdamW state and loss; the planner's activationBytesPerElement follows it.");
+  public static final Key TRAIN_ACTIVATION_CHECKPOINTING = key(
+      "spark.skippipe.train.activationCheckpointing", "false",
+      "Keep only each microbatch's stage input between forward and backward and recompute the forward in the backward (less memory per microbatch in flight, one more forward of compute).");
 
   // --- checkpoints --------------------------------------------------------------------------------
   public static final Key CHECKPOINT_DIR = key("spark.skippipe.checkpoint.dir", "",

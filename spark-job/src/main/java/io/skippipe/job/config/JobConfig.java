@@ -24,6 +24,7 @@ public record JobConfig(
     TrainSettings train,
     CheckpointSettings checkpoint,
     TransferConfig transfer,
+    ComputeSettings compute,
     boolean progress,
     FailureHook failAt)
     implements Serializable {
@@ -182,8 +183,12 @@ public record JobConfig(
         s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
         s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
         s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64));
+    ComputeSettings compute = new ComputeSettings(
+        s.oneOf(DEVICE, "auto", "cpu", "gpu"),
+        s.oneOf(TRAIN_PRECISION, "fp32", "bf16"),
+        s.bool(TRAIN_ACTIVATION_CHECKPOINTING));
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
         Long.MAX_VALUE), model, cluster, plan, network, data, train, checkpoint, transfer,
-        s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)));
+        compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)));
   }
 }

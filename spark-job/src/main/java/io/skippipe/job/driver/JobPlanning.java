@@ -34,6 +34,13 @@ public final class JobPlanning {
    */
   public static ModelSpec modelSpec(JobConfig cfg,
       java.util.function.Function<String, byte[]> readUri) {
+    // the bytes per activation element on the wire follow spark.skippipe.train.precision
+    return modelSpecAsGiven(cfg, readUri).withActivationBytesPerElement(
+        cfg.compute().stagePrecision().bytesPerElement());
+  }
+
+  private static ModelSpec modelSpecAsGiven(JobConfig cfg,
+      java.util.function.Function<String, byte[]> readUri) {
     if (!cfg.plan().planFile().isEmpty()) {
       return PlanCodec.read(new java.io.ByteArrayInputStream(
           readUri.apply(cfg.plan().planFile()))).model();

@@ -12,9 +12,6 @@ import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.Corpus;
 import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
-import io.skippipe.model.weights.Safetensors.Tensor;
-import io.skippipe.model.weights.StageCheckpoint;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -22,9 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -138,19 +133,7 @@ public final class CheckpointExport {
     LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : modelFromPlan(root, conf);
     // The bundled tokenizer uses id 0 for both BOS and EOS (HfConfig.from).
     HfConfig hf = HfConfig.from(cfg, 0, 0);
-    List<Map<String, Tensor>> stages = new ArrayList<>();
-    for (int s = 0; s < cfg.stages(); s++) {
-      String file = root + "/" + CheckpointStore.stepDir(step) + "/"
-          + CheckpointStore.replicaFile(s, 0, StageState.WEIGHTS);
-      byte[] bytes;
-      try (InputStream in = store.open(step, CheckpointStore.replicaFile(s, 0,
-          StageState.WEIGHTS))) {
-        bytes = in.readAllBytes();
-      }
-      stages.add(StageCheckpoint.readWeights(new ByteArrayInputStream(bytes), bytes.length,
-          file, hf, s, cfg.layersPerStage()));
-    }
-    Map<String, Tensor> weights = ModelExport.mergeStages(hf, stages);
+    StageFiles weights = new StageFiles(store, step, hf, cfg.stages(), cfg.layersPerStage());
 
     Path tokenizer = tokenizerJson;
     Path tmp = null;
@@ -167,13 +150,15 @@ public final class CheckpointExport {
       }
       ModelExport.export(outDir, hf, weights, tokenizer, maxShardBytes);
     } finally {
+      weights.close();
       if (tmp != null) {
         Files.deleteIfExists(tmp);
       }
     }
     writeGenerationConfig(outDir.resolve("generation_config.json"), hf);
 
-    long parameters = weights.values().stream().mapToLong(t -> t.data().length).sum();
+    long parameters = io.skippipe.model.weights.LlamaTensors.model(hf).values().stream()
+        .mapToLong(io.skippipe.model.weights.LlamaTensors::numel).sum();
     List<String> files;
     try (Stream<Path> s = Files.list(outDir)) {
       files = s.map(p -> p.getFileName().toString()).sorted().toList();

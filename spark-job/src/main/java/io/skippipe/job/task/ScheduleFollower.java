@@ -73,6 +73,8 @@ public final class ScheduleFollower {
   private final CostModel costs;
   private final Consumer<Span> spans;
   private final long epochMicros;
+  /** Activations cross the wire in the stage's precision (bf16: half the bytes). */
+  private final io.skippipe.job.transfer.DType wireType;
 
   /**
    * @param epochMicros wall-clock micros that spans are measured from (same on every node)
@@ -96,6 +98,8 @@ public final class ScheduleFollower {
     this.costs = CostModel.of(plan.cluster(), plan.model());
     this.spans = spans;
     this.epochMicros = epochMicros;
+    this.wireType = stage.options().precision() == io.skippipe.model.stage.Precision.BF16
+        ? io.skippipe.job.transfer.DType.BF16 : io.skippipe.job.transfer.DType.FLOAT32;
   }
 
   private static final long BASE_WALL_MICROS = System.currentTimeMillis() * 1000L;
@@ -320,8 +324,8 @@ public final class ScheduleFollower {
       throws IOException {
     long d = plan.model().dim();
     long bt = values.length / d;
-    box.transport().send(Block.ofFloats(type, box.transport().run(), iteration, mb, node, to,
-        values, bt / seqLen, seqLen, d));
+    box.transport().send(Block.ofValues(type, wireType, box.transport().run(), iteration, mb,
+        node, to, values, bt / seqLen, seqLen, d));
   }
 
   /** Sleeps until {@code modelledMicros × timeScale} have passed since {@code t0} (padCompute). */

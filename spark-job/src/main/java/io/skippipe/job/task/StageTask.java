@@ -15,6 +15,7 @@ import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.stage.StageOptions;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.plan.PlannedMicrobatch;
@@ -170,7 +171,12 @@ public final class StageTask {
     }
     LlamaConfig llama = Models.llama(plan.model());
     JobConfig cfg = spec.config();
-    StageModel model = StageModel.create(llama, stageIndex, cfg.seed());
+    ai.djl.Device device = DevicePlacement.resolve(cfg.compute().device(),
+        org.apache.spark.TaskContext.get());
+    DevicePlacement.check(device);
+    StageModel model = StageModel.create(llama, stageIndex, cfg.seed(), StageOptions.defaults()
+        .withDevice(device).withPrecision(cfg.compute().stagePrecision())
+        .withActivationCheckpointing(cfg.compute().activationCheckpointing()));
     AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay()));
     try {

@@ -31,6 +31,36 @@ public record Block(BlockType type, BlockHeader header, byte[] payload) {
     return new Block(type, h, b.array());
   }
 
+  /**
+   * A block of {@code values} in {@code dtype}: {@link DType#FLOAT32} (4 bytes each) or {@link
+   * DType#BF16} (2 bytes each: the upper half of each float, which must already be a bfloat16
+   * value — a bf16 stage's outputs are — so nothing is lost).
+   *
+   * @throws IllegalArgumentException for another dtype or a value that is not a bfloat16 number
+   */
+  public static Block ofValues(BlockType type, DType dtype, long run, int iteration,
+      int microbatch, int from, int to, float[] values, long... shape) {
+    if (dtype == DType.FLOAT32) {
+      return ofFloats(type, run, iteration, microbatch, from, to, values, shape);
+    }
+    if (dtype != DType.BF16) {
+      throw new IllegalArgumentException("activation blocks are FLOAT32 or BF16, not " + dtype);
+    }
+    long[] s = shape.length == 0 ? new long[] {values.length} : shape;
+    ByteBuffer b = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      int bits = Float.floatToRawIntBits(v);
+      if ((bits & 0xffff) != 0) {
+        throw new IllegalArgumentException(v + " is not a bfloat16 value; round it first"
+            + " (io.skippipe.model.stage.Precision.roundToBf16)");
+      }
+      b.putShort((short) (bits >>> 16));
+    }
+    BlockHeader h = new BlockHeader(run, iteration, microbatch, from, to, DType.BF16, s,
+        values.length * 2);
+    return new Block(type, h, b.array());
+  }
+
   /** A block without payload (e.g. a heartbeat). */
   public static Block empty(BlockType type, long run, int iteration, int microbatch, int from,
       int to) {
@@ -38,8 +68,16 @@ public record Block(BlockType type, BlockHeader header, byte[] payload) {
         new long[0], 0), new byte[0]);
   }
 
-  /** The payload read as little-endian float32 values. */
+  /** The payload as float32 values (little-endian FLOAT32, or BF16 widened exactly). */
   public float[] floats() {
+    if (header.dtype() == DType.BF16) {
+      float[] out = new float[payload.length / 2];
+      ByteBuffer in = ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < out.length; i++) {
+        out[i] = Float.intBitsToFloat((in.getShort() & 0xffff) << 16);
+      }
+      return out;
+    }
     float[] out = new float[payload.length / 4];
     ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
     return out;

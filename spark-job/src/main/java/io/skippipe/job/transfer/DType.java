@@ -5,7 +5,9 @@ public enum DType {
   BYTES(0, 1),
   FLOAT32(1, 4),
   INT32(2, 4),
-  FLOAT64(3, 8);
+  FLOAT64(3, 8),
+  /** bfloat16: the upper 16 bits of a float32 (activations of a bf16 stage). */
+  BF16(4, 2);
 
   private final byte wire;
   private final int bytesPerElement;
