@@ -18,6 +18,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -211,7 +212,13 @@ public final class E2eBench {
     long[] busy = new long[plan.nodeCount()];
     int compute = 0;
     int overruns = 0;
-    for (Span sp : SpanJson.read(runDir.resolve("trace/measured-spans.jsonl"))) {
+    List<Span> measured = new ArrayList<>();
+    try (var parts = Files.newDirectoryStream(runDir.resolve("trace"), "measured-spans-*.jsonl")) {
+      for (Path part : parts) {
+        measured.addAll(SpanJson.read(part));
+      }
+    }
+    for (Span sp : measured) {
       if (!sp.isCompute()) {
         continue;
       }
