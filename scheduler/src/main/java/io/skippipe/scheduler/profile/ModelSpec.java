@@ -56,6 +56,42 @@ public record ModelSpec(
     return layers / layersPerStage;
   }
 
+  /**
+   * Parameters of one decoder layer: two RMSNorm weights ({@code 2·dim}), q and o projections
+   * ({@code 2·dim·heads·headDim}), k and v projections ({@code 2·dim·kvHeads·headDim}) and the
+   * SwiGLU MLP ({@code 3·dim·ffnDim}); {@code headDim = dim/heads} (the HF LlamaForCausalLM
+   * layout, {@code model.ParameterLayout} in the model module).
+   */
+  public long parametersPerLayer() {
+    long d = dim;
+    long headDim = d / heads;
+    return 2 * d + 2 * d * heads * headDim + 2 * d * kvHeads * headDim + 3 * d * ffnDim;
+  }
+
+  /**
+   * Parameters held by pipeline stage {@code stage}: its {@code layersPerStage} decoder layers;
+   * stage 0 also holds the token embedding ({@code vocab·dim}), the final norm ({@code dim}) and
+   * the untied LM head ({@code vocab·dim}).
+   *
+   * @throws IllegalArgumentException when the stage is outside {@code 0..stages()-1}
+   */
+  public long parametersOfStage(int stage) {
+    if (stage < 0 || stage >= stages()) {
+      throw new IllegalArgumentException("stage " + stage + " outside 0.." + (stages() - 1));
+    }
+    long p = layersPerStage * parametersPerLayer();
+    return stage == 0 ? p + 2L * vocab * dim + dim : p;
+  }
+
+  /**
+   * Bytes one replica of {@code stage} contributes to its stage's gradient all-reduce: every
+   * parameter's gradient in fp32 (4 bytes; the runtime reduces float32 gradients whatever the
+   * activation precision).
+   */
+  public long gradientBytesOfStage(int stage) {
+    return 4L * parametersOfStage(stage);
+  }
+
   /** Bytes of one microbatch's activation (and of its gradient) crossing one hop. */
   public long activationBytesPerMicrobatch() {
     return (long) activationBytesPerElement * dim * seqLen * samplesPerMicrobatch;
