@@ -19,6 +19,8 @@ public final class SkipPipeCli {
         plan      --cluster C --model M [--method ...] [--skip-ratio K | --path-length L] [--seed N] --out plan.json
         simulate  plan.json [--json] [--trace out.json]
         compare   --cluster C --model M [--skip-ratio K] [--seed N] [--json]
+        tune      --cluster C --model M [--data URI] [--target-loss L | --budget-seconds S]
+                  [--probe-steps N] [--out plan.json] [--json]
         timeline  plan.json|RUN_DIR --out timeline.html
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
@@ -41,6 +43,8 @@ public final class SkipPipeCli {
     switch (args[0]) {
       case "plan", "simulate", "compare", "timeline":
         return PlannerCli.run(args, System.out, System.err);
+      case "tune":
+        return io.skippipe.job.tune.TuneCommand.run(rest, System.out, System.err);
       case "train":
         return TrainCommand.run(rest, System.out, System.err);
       case "export":

@@ -93,7 +93,8 @@ public final class JobPlanning {
       source = cfg.plan().method();
       try {
         if (cfg.plan().tune()) {
-          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, plannerConfig(cfg));
+          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, plannerConfig(cfg),
+              readUri);
           plan = t.plan();
           tuneJson = t.reportJson();
         } else {
