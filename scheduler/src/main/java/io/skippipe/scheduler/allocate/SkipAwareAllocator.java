@@ -18,7 +18,7 @@ import java.util.random.RandomGenerator;
  * <p>Search: first-improvement hill climbing over moves drawn with the caller's seeded generator —
  * swap two nodes of different stages (keeps every stage size) and, when stage sizes are free (a
  * re-plan), move one node to another stage (keeping stage 0 and every stage that must stay
- * non-empty non-empty). A move is kept when it lowers the score. Each distinct candidate is
+ * non-empty non-empty); frozen stages keep their members. A move is kept when it lowers the score. Each distinct candidate is
  * scored at most once; the search stops after {@code evaluations} scored candidates or {@code
  * 8 × evaluations} proposals. The result is never worse than the start by the scorer.
  */
@@ -46,9 +46,11 @@ public final class SkipAwareAllocator {
    *
    * @param freeSizes whether moves may change stage sizes (re-planning); otherwise only swaps
    * @param mayEmpty per stage, whether it may become empty (only with {@code freeSizes})
+   * @param frozen per stage, whether its members must stay as they are (a re-plan keeps the data
+   *     nodes: each holds its own data shard)
    */
   public Result improve(List<List<Integer>> start, Scorer scorer, boolean freeSizes,
-      boolean[] mayEmpty, RandomGenerator rng) {
+      boolean[] mayEmpty, boolean[] frozen, RandomGenerator rng) {
     List<List<Integer>> current = copy(start);
     double currentScore = scorer.score(current);
     Set<String> seen = new HashSet<>();
@@ -57,12 +59,15 @@ public final class SkipAwareAllocator {
     int k = current.size();
     for (int attempt = 0; attempt < 8 * evaluations && scored <= evaluations; attempt++) {
       List<List<Integer>> cand = copy(current);
-      int a = pickStage(cand, rng, -1);
+      int a = pickStage(cand, rng, frozen);
       if (a < 0) {
         break;
       }
       int b = rng.nextInt(k - 1);
       b = b >= a ? b + 1 : b;
+      if (frozen[b]) {
+        continue;
+      }
       boolean move = freeSizes && (cand.get(b).isEmpty() || rng.nextInt(3) == 0);
       int i = rng.nextInt(cand.get(a).size());
       if (move) {
@@ -93,11 +98,12 @@ public final class SkipAwareAllocator {
     return new Result(current, currentScore, scored);
   }
 
-  /** A random non-empty stage other than {@code not}, or -1. */
-  private static int pickStage(List<List<Integer>> stages, RandomGenerator rng, int not) {
+  /** A random non-empty stage that is not frozen, or -1. */
+  private static int pickStage(List<List<Integer>> stages, RandomGenerator rng,
+      boolean[] frozen) {
     List<Integer> ok = new ArrayList<>();
     for (int s = 0; s < stages.size(); s++) {
-      if (s != not && !stages.get(s).isEmpty()) {
+      if (!frozen[s] && !stages.get(s).isEmpty()) {
         ok.add(s);
       }
     }

@@ -13,6 +13,7 @@ import io.skippipe.scheduler.plan.PlanningException;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
 import io.skippipe.scheduler.profile.Presets;
+import io.skippipe.scheduler.replan.Replanner;
 import io.skippipe.scheduler.simulate.SimulationResult;
 import io.skippipe.scheduler.simulate.Simulator;
 import io.skippipe.scheduler.timeline.ChromeTrace;
@@ -55,8 +56,8 @@ public final class PlannerCli {
       return switch (cmd) {
         case "plan" -> plan(parse(cmd, args, Set.of("--cluster", "--model", "--out"), Set.of()),
             out);
-        case "simulate" -> simulate(parse(cmd, args, Set.of("--trace"), Set.of("--json")), out,
-            err);
+        case "simulate" -> simulate(parse(cmd, args, Set.of("--trace", "--lost"),
+            Set.of("--json")), out, err);
         case "compare" -> compare(parse(cmd, args, Set.of("--cluster", "--model"),
             Set.of("--json")), out);
         case "timeline" -> timeline(parse(cmd, args, Set.of("--out"), Set.of()), out);
@@ -163,6 +164,9 @@ public final class PlannerCli {
     }
     Plan given = PlanCodec.read(Path.of(a.positional().get(0)));
     Plan plan = given.withPredicted(null);
+    if (a.values().containsKey("--lost")) {
+      plan = shrink(plan, a.values().get("--lost"), a.flags().contains("--json") ? err : out);
+    }
     ValidationReport paths = ScheduleValidator.checkPaths(plan);
     paths.throwIfInvalid();
     SimulationResult sim = Simulator.run(plan);
@@ -199,6 +203,31 @@ public final class PlannerCli {
       }
     }
     return 0;
+  }
+
+  /** {@code --lost 3,7}: the plan re-planned without those nodes (survivors keep their stages). */
+  private static Plan shrink(Plan plan, String lostList, PrintStream out) {
+    java.util.Set<Integer> lost = new java.util.TreeSet<>();
+    for (String t : lostList.split(",")) {
+      try {
+        lost.add(Integer.parseInt(t.trim()));
+      } catch (NumberFormatException e) {
+        throw PlanningException.of("--lost " + lostList, "must list node ids", "write e.g. 3,7");
+      }
+    }
+    List<Integer> live = new ArrayList<>(plan.cluster().liveNodes());
+    for (int x : lost) {
+      if (!live.remove((Integer) x)) {
+        throw PlanningException.of("--lost " + lostList + " (node " + x + ")",
+            "is not a live node of the plan", "name nodes 0.." + (plan.nodeCount() - 1));
+      }
+    }
+    Replanner.Replan r = Replanner.replan(plan, live, List.of(), Replanner.Settings.defaults());
+    out.printf(Locale.ROOT, "nodes %s lost: re-planned on %d nodes, stages %s%s, %d node(s)"
+            + " moved (%.1f s of weights)%n", lost, live.size(), r.plan().stages(),
+        r.skippedStages().isEmpty() ? "" : ", stages " + r.skippedStages() + " skipped by every"
+            + " path", r.moves().size(), r.movementSeconds());
+    return r.plan().withPredicted(null);
   }
 
   private static int compare(Args a, PrintStream out) {

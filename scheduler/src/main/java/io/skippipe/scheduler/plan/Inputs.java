@@ -91,11 +91,19 @@ final class Inputs {
       }
       capacity += Math.min(limits.stageCap(), stageMemory);
     }
-    int slots = Math.min(limits.memory(), m);
-    while (slots > 0 && (long) dataNodes * slots * (limits.pathLength() - 1) > capacity) {
-      slots--;
+    // As many path slots as the caps hold, at most min(memory, M) per data node, spread evenly
+    // (the first data nodes get one more when they cannot all have the same).
+    long perPath = limits.pathLength() - 1;
+    long total = (long) dataNodes * Math.min(limits.memory(), m);
+    while (total > 0 && total * perPath > capacity) {
+      total--;
     }
-    if (slots == 0 && !Methods.isFullPipeline(cfg.method())) {
+    int[] slots = new int[dataNodes];
+    for (int i = 0; i < dataNodes; i++) {
+      slots[i] = (int) (total / dataNodes + (i < total % dataNodes ? 1 : 0));
+    }
+    int least = java.util.Arrays.stream(slots).min().orElse(0);
+    if (least == 0 && !Methods.isFullPipeline(cfg.method())) {
       throw PlanningException.of("memory " + limits.memory() + " and stageCap "
               + limits.stageCap() + " with path length " + limits.pathLength() + " and "
               + dataNodes + " data nodes", "memory too small for any plan: even one path per "
@@ -104,7 +112,11 @@ final class Inputs {
           "raise memory / stageCap, use a shorter path (higher skip ratio) or more nodes per"
               + " stage");
     }
-    return new RouteConfig(limits, m, Math.max(slots, 1), cfg.routing().cbsMaxNodes(),
+    List<Integer> slotList = new ArrayList<>();
+    for (int x : slots) {
+      slotList.add(Math.max(x, 1));
+    }
+    return new RouteConfig(limits, m, slotList, cfg.routing().cbsMaxNodes(),
         cfg.routing().cbsGoals(), cfg.routing().cbsBranching());
   }
 

@@ -108,8 +108,20 @@ public final class Planner {
     }
     SkipAwareAllocator.Result r = new SkipAwareAllocator(a.evaluations()).improve(first,
         scorer(profile, model, cfg, limits, costs), false, new boolean[first.size()],
-        rng(cfg, 2));
+        new boolean[first.size()], rng(cfg, 2));
     return List.of(first, ringOrdered(r.stages(), costs));
+  }
+
+  /**
+   * The skip-aware search's score of a candidate allocation of {@code profile}'s live nodes (its
+   * stage sizes must match the candidate's): see {@link #scorer}.
+   *
+   * @throws PlanningException when the profile, model and limits do not fit together
+   */
+  public static SkipAwareAllocator.Scorer skipAwareScorer(ClusterProfile profile, ModelSpec model,
+      PlannerConfig cfg) {
+    return scorer(profile, model, cfg, Inputs.check(profile, model, cfg),
+        CostModel.of(profile, model));
   }
 
   /**

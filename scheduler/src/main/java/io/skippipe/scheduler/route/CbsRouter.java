@@ -69,11 +69,13 @@ public final class CbsRouter implements Router {
       RandomGenerator rng) {
     CostModel searchCosts = networkOblivious ? costs.unitGraph() : costs;
     List<Integer> dataNodes = stages.get(0);
-    int slots = cfg.slotsPerDataNode();
+    List<Integer> slots = cfg.slotsPerDataNode();
     List<Agent> agents = new ArrayList<>();
+    int[] firstAgent = new int[dataNodes.size()];
     for (int i = 0; i < dataNodes.size(); i++) {
       int d = dataNodes.get(i);
-      for (int k = 0; k < slots; k++) {
+      firstAgent[i] = agents.size();
+      for (int k = 0; k < slots.get(i); k++) {
         agents.add(new Agent(agents.size(), d, k, k * searchCosts.forwardMicros(d)));
       }
     }
@@ -97,7 +99,7 @@ public final class CbsRouter implements Router {
       List<Microbatch> mbs = new ArrayList<>();
       for (int i = 0; i < dataNodes.size(); i++) {
         for (int j = 0; j < m; j++) {
-          int[] p = paths[i * slots + j % slots];
+          int[] p = paths[firstAgent[i] + j % slots.get(i)];
           mbs.add(new Microbatch(i * m + j, dataNodes.get(i), 0, Path.of(p)));
         }
       }
