@@ -36,13 +36,14 @@ public final class CostModel {
   private final boolean[] live;
   private final double[] optimizerSecondsPerParameter;
   private final long[] stageParameters;
+  private final long[] stageGradientBytes;
   private final boolean linkContention;
   private final double dpFactor;
 
   private CostModel(double[] forwardSeconds, double[][] latencySeconds, double[][] bytesPerSecond,
       long activationBytes, boolean busyFromBandwidth, int[] memory, boolean[] live,
-      double[] optimizerSecondsPerParameter, long[] stageParameters, boolean linkContention,
-      double dpFactor) {
+      double[] optimizerSecondsPerParameter, long[] stageParameters, long[] stageGradientBytes,
+      boolean linkContention, double dpFactor) {
     int n = forwardSeconds.length;
     if (latencySeconds.length != n || bytesPerSecond.length != n || memory.length != n) {
       throw new IllegalArgumentException("cost arrays disagree on the node count " + n);
@@ -71,6 +72,7 @@ public final class CostModel {
     this.live = live.clone();
     this.optimizerSecondsPerParameter = optimizerSecondsPerParameter.clone();
     this.stageParameters = stageParameters.clone();
+    this.stageGradientBytes = stageGradientBytes.clone();
     this.linkContention = linkContention;
     this.dpFactor = dpFactor;
   }
@@ -98,10 +100,12 @@ public final class CostModel {
       }
     }
     long[] params = new long[model.stages()];
+    long[] grads = new long[model.stages()];
     for (int s = 0; s < params.length; s++) {
       params[s] = model.parametersOfStage(s);
+      grads[s] = model.gradientBytesOfStage(s);
     }
-    return new CostModel(fwd, lat, bw, bytes, true, mem, live, opt, params,
+    return new CostModel(fwd, lat, bw, bytes, true, mem, live, opt, params, grads,
         profile.linkContention(), dpFactor(model));
   }
 
@@ -120,7 +124,7 @@ public final class CostModel {
     boolean[] live = new boolean[n];
     java.util.Arrays.fill(live, true);
     return new CostModel(forwardSeconds, hopSeconds, bw, 0, false, memory, live, new double[n],
-        new long[0], false, 1.0);
+        new long[0], new long[0], false, 1.0);
   }
 
   /**
@@ -190,7 +194,7 @@ public final class CostModel {
 
   /** Gradient bytes one replica of {@code stage} all-reduces (0 for {@link #ofSeconds}). */
   public long gradientBytes(int stage) {
-    return stage < stageParameters.length ? 4L * stageParameters[stage] : 0;
+    return stage < stageGradientBytes.length ? stageGradientBytes[stage] : 0;
   }
 
   /** Parameters of {@code stage} (0 for {@link #ofSeconds}). */
@@ -252,7 +256,7 @@ public final class CostModel {
       }
     }
     CostModel sub = new CostModel(f, lat, bw, 0, false, mem, lv, opt, stageParameters,
-        linkContention, dpFactor);
+        stageGradientBytes, linkContention, dpFactor);
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < n; j++) {
         sub.hopMicros[i][j] = hopMicros[ids[i]][ids[j]];

@@ -1,10 +1,16 @@
 package io.skippipe.scheduler.profile;
 
 import io.skippipe.scheduler.plan.PlanningException;
+import java.util.List;
 
 /**
  * The shape of the model being trained, as far as planning needs it (DESIGN.md §5.1): how many
  * stages it splits into, how much work a microbatch is and how many bytes an activation is.
+ *
+ * <p>{@code gradientBytesPerStage} (optional, JSON {@code "gradientBytesPerStage"}) overrides the
+ * bytes each stage's gradient all-reduce moves per replica, which otherwise follow the shape
+ * ({@link #gradientBytesOfStage}); it exists for emulation, where a small model stands in for a
+ * large one on proportionally scaled links ({@code bench e2e --cost-model}).
  */
 public record ModelSpec(
     String name,
@@ -19,7 +25,16 @@ public record ModelSpec(
     int layersPerStage,
     int samplesPerMicrobatch,
     int microbatchesPerDataNode,
-    int activationBytesPerElement) {
+    int activationBytesPerElement,
+    List<Long> gradientBytesPerStage) {
+
+  /** A model spec whose gradient bytes follow its shape. */
+  public ModelSpec(String name, String description, int dim, int layers, int heads, int kvHeads,
+      int ffnDim, int vocab, int seqLen, int layersPerStage, int samplesPerMicrobatch,
+      int microbatchesPerDataNode, int activationBytesPerElement) {
+    this(name, description, dim, layers, heads, kvHeads, ffnDim, vocab, seqLen, layersPerStage,
+        samplesPerMicrobatch, microbatchesPerDataNode, activationBytesPerElement, null);
+  }
 
   public ModelSpec {
     positive(name, "dim", dim);
@@ -41,6 +56,15 @@ public record ModelSpec(
     }
     if (description == null) {
       description = "";
+    }
+    if (gradientBytesPerStage != null) {
+      gradientBytesPerStage = List.copyOf(gradientBytesPerStage);
+      if (gradientBytesPerStage.size() != layers / layersPerStage
+          || gradientBytesPerStage.stream().anyMatch(b -> b < 0)) {
+        throw PlanningException.of("model " + name + " gradientBytesPerStage "
+                + gradientBytesPerStage, "must list one non-negative byte count per stage ("
+                + layers / layersPerStage + ")", "give one number per stage or leave it out");
+      }
     }
   }
 
@@ -86,10 +110,11 @@ public record ModelSpec(
   /**
    * Bytes one replica of {@code stage} contributes to its stage's gradient all-reduce: every
    * parameter's gradient in fp32 (4 bytes; the runtime reduces float32 gradients whatever the
-   * activation precision).
+   * activation precision), unless {@code gradientBytesPerStage} says otherwise.
    */
   public long gradientBytesOfStage(int stage) {
-    return 4L * parametersOfStage(stage);
+    return gradientBytesPerStage != null ? gradientBytesPerStage.get(stage)
+        : 4L * parametersOfStage(stage);
   }
 
   /** Bytes of one microbatch's activation (and of its gradient) crossing one hop. */

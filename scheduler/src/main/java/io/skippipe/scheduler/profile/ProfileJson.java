@@ -71,7 +71,7 @@ public final class ProfileJson {
           integer(j, "vocab", source), integer(j, "seqLen", source),
           integer(j, "layersPerStage", source), integer(j, "samplesPerMicrobatch", source),
           integer(j, "microbatchesPerDataNode", source),
-          integer(j, "activationBytesPerElement", source));
+          integer(j, "activationBytesPerElement", source), longs(j, "gradientBytesPerStage"));
     } catch (PlanningException e) {
       throw e.getMessage().startsWith(source) ? e
           : new PlanningException(source + ": " + e.getMessage(), e);
@@ -131,7 +131,26 @@ public final class ProfileJson {
     o.put("samplesPerMicrobatch", m.samplesPerMicrobatch());
     o.put("microbatchesPerDataNode", m.microbatchesPerDataNode());
     o.put("activationBytesPerElement", m.activationBytesPerElement());
+    if (m.gradientBytesPerStage() != null) {
+      ArrayNode g = o.putArray("gradientBytesPerStage");
+      m.gradientBytesPerStage().forEach(g::add);
+    }
     return o;
+  }
+
+  private static List<Long> longs(JsonNode j, String field) {
+    if (!j.has(field) || j.get(field).isNull()) {
+      return null;
+    }
+    List<Long> out = new ArrayList<>();
+    for (JsonNode v : j.get(field)) {
+      if (!v.isIntegralNumber()) {
+        throw PlanningException.of("\"" + field + "\" element " + v, "must be an integer",
+            "write whole byte counts");
+      }
+      out.add(v.asLong());
+    }
+    return out;
   }
 
   private static Link link(JsonNode l, String source) {

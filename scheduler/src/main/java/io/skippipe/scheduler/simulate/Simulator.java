@@ -242,6 +242,18 @@ public final class Simulator {
     return t;
   }
 
+  /**
+   * The all-reduce of {@code gradientBytes} over {@code ring} when every replica starts at once:
+   * the latest replica's end of the ring recurrence (class comment), microseconds. With equal
+   * links, {@code 2(n−1)·(latency + hopOverhead) + 2(n−1)/n·G/bandwidth}; 0 for one replica. The
+   * runtime's padded emulation pads each replica's all-reduce to it.
+   */
+  public static long ringAllReduceMicros(List<Integer> ring, CostModel costs,
+      long gradientBytes) {
+    long[] done = ringAllReduce(ring, costs, gradientBytes, new long[costs.size()]);
+    return java.util.Arrays.stream(done).max().orElse(0);
+  }
+
   /** Removes and returns the best startable task; a forward is startable only with free memory. */
   private static int[] pick(PriorityQueue<int[]> ready, boolean memoryFree) {
     int[] head = ready.peek();

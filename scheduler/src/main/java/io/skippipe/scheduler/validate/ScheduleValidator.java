@@ -359,7 +359,9 @@ public final class ScheduleValidator {
         continue;
       }
       long params = m.layersPerStage() * layer + (st == 0 ? 2L * m.vocab() * d + d : 0);
-      double segment = 4.0 * params / n;
+      double bytes = m.gradientBytesPerStage() != null ? m.gradientBytesPerStage().get(st)
+          : 4.0 * params;
+      double segment = bytes / n;
       double cheapest = Double.POSITIVE_INFINITY;
       for (int r = 0; r < n; r++) {
         Node a = cluster.nodes().get(ring.get(r));

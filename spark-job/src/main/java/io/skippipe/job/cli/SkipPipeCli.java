@@ -26,8 +26,9 @@ public final class SkipPipeCli {
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
         export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
         bench     model|convergence|e2e [--json]
-          e2e: [--cluster C] [--model M] [--iterations N] [--time-scale S]
-               [--pad-compute true|false]
+          e2e: [--cluster C] [--model M] [--cost-model M2] [--iterations N] [--time-scale S]
+               [--pad-compute true|false] [--runs skippipe,dtfm|METHOD:PATH_LENGTH,...]
+               [--target-loss L] [--seed N]
       """;
 
   public static void main(String[] args) {

@@ -78,7 +78,8 @@ public final class ConfigKeys {
       "Factor on emulated link delays and on padded compute time (0.1 = ten times faster than modelled).");
   public static final Key NETWORK_PAD_COMPUTE = key("spark.skippipe.network.padCompute", "false",
       "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
-          + " runtime does), so a laptop reproduces the profile's compute/network ratio.");
+          + " runtime does), and each stage all-reduce to the simulator's ring of the plan's gradient"
+          + " bytes x timeScale, so a laptop reproduces the profile's compute/network ratio.");
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
       "network.mode=probe: payload of the one bandwidth message each node sends each other node.");
   public static final Key NETWORK_PROBE_PINGS = key("spark.skippipe.network.probePings", "5",

@@ -73,6 +73,7 @@ public final class ScheduleFollower {
   private final int seqLen;
   private final int totalMicrobatches;
   private final CostModel costs;
+  private final long allReduceMicros;
   private final Consumer<Span> spans;
   private final long epochMicros;
 
@@ -96,6 +97,8 @@ public final class ScheduleFollower {
     this.seqLen = stage.config().seqLen();
     this.totalMicrobatches = plan.microbatches().size();
     this.costs = CostModel.of(plan.cluster(), plan.model());
+    this.allReduceMicros = io.skippipe.scheduler.simulate.Simulator.ringAllReduceMicros(
+        plan.stages().get(stageIndex), costs, costs.gradientBytes(stageIndex));
     this.spans = spans;
     this.epochMicros = epochMicros;
   }
@@ -139,6 +142,7 @@ public final class ScheduleFollower {
       float[] summed = RingAllReduce.sum(box, replicas, iteration, stage.flatGradients(),
           settings.timeoutMillis());
       stage.setFlatGradients(summed);
+      pad(t0, allReduceMicros); // padded emulation: the modelled ring of the plan's gradient bytes
       long t1 = nowMicros();
       clock.wait += t1 - t0;
       spans.accept(new Span(node, stageIndex, -1, Span.Kind.ALLREDUCE, rel(t0), rel(t1)));
@@ -327,7 +331,11 @@ public final class ScheduleFollower {
         values, bt / seqLen, seqLen, d));
   }
 
-  /** Sleeps until {@code modelledMicros × timeScale} have passed since {@code t0} (padCompute). */
+  /**
+   * Sleeps until {@code modelledMicros × timeScale} have passed since {@code t0} (padCompute):
+   * compute tasks to the cost model's durations, the stage all-reduce to the simulator's ring of
+   * the plan's gradient bytes ({@code Simulator.ringAllReduceMicros}).
+   */
   private void pad(long t0, long modelledMicros) throws InterruptedException {
     if (!settings.padCompute()) {
       return;
