@@ -154,6 +154,10 @@ public final class SkipPipeJob {
       }
       Plan plan = planned.plan();
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
+      planned.warnings().forEach(out::println);
+      if (planned.tuneJson() != null) {
+        write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
+      }
       Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
       ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,

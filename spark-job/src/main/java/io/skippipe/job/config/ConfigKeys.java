@@ -55,12 +55,23 @@ public final class ConfigKeys {
       "Where each stage's tensors live: auto = the GPU Spark assigned to the task (resource 'gpu'), else the CPU; cpu; gpu (fails at preflight without a GPU or with a CPU-only libtorch).");
   public static final Key PLAN_METHOD = key("spark.skippipe.plan.method", "skippipe",
       "Planner method: skippipe | skippipe-no-tc2 | dtfm-skip | dtfm.");
-  public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "0.33",
-      "Skip ratio k = 1 - pathLength/stages, in [0, 1); ignored when plan.pathLength > 0.");
+  public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "",
+      "Skip ratio k = 1 - pathLength/stages, in [0, 1), within 0.01 of an achievable ratio;"
+          + " empty = the planner's default path length K - ceil(K/4) (4 of 6 stages, 6 of 8);"
+          + " auto = choose path length and swaps at job start by predicted iteration time"
+          + " (bin/skippipe tune's throughput axis; choice and frontier in RUN_DIR/tune.json);"
+          + " ignored when plan.pathLength > 0.");
   public static final Key PLAN_PATH_LENGTH = key("spark.skippipe.plan.pathLength", "0",
       "Stages each microbatch visits (including stage 0); 0 = derive from plan.skipRatio.");
   public static final Key PLAN_FILE = key("spark.skippipe.plan.file", "",
-      "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver.");
+      "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver."
+          + " It is validated like a planned one (structure, convergence rules, memory).");
+  public static final Key PLAN_TUNE_PROBE = key("spark.skippipe.plan.tune.probe", "false",
+      "With plan.skipRatio=auto: also run short convergence probes on the run's data (real model,"
+          + " plan.tune.probeSteps steps per candidate path length) and choose by predicted time to"
+          + " the probes' common loss (see docs/PLANNER.md, Tuning).");
+  public static final Key PLAN_TUNE_PROBE_STEPS = key("spark.skippipe.plan.tune.probeSteps", "30",
+      "Optimizer steps of each convergence probe of plan.tune.probe.");
 
   // --- network ------------------------------------------------------------------------------------
   public static final Key NETWORK_MODE = key("spark.skippipe.network.mode", "emulated",
@@ -72,7 +83,8 @@ public final class ConfigKeys {
       "Factor on emulated link delays and on padded compute time (0.1 = ten times faster than modelled).");
   public static final Key NETWORK_PAD_COMPUTE = key("spark.skippipe.network.padCompute", "false",
       "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
-          + " runtime does), so a laptop reproduces the profile's compute/network ratio.");
+          + " runtime does), and each stage all-reduce to the simulator's ring of the plan's gradient"
+          + " bytes x timeScale, so a laptop reproduces the profile's compute/network ratio.");
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
       "network.mode=probe: payload of the one bandwidth message each node sends each other node.");
   public static final Key NETWORK_PROBE_PINGS = key("spark.skippipe.network.probePings", "5",

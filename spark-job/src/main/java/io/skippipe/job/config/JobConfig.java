@@ -29,9 +29,39 @@ public record JobConfig(
     FailureHook failAt)
     implements Serializable {
 
-  /** How the driver obtains plan.json. */
-  public record PlanSettings(String method, double skipRatio, int pathLength, String planFile)
-      implements Serializable {}
+  /**
+   * How the driver obtains plan.json.
+   *
+   * @param skipRatio k, or null for the planner's default path length
+   *     ({@code PlannerConfig.Limits.defaultPathLength}) or when {@code tune}
+   * @param tune {@code plan.skipRatio=auto}: choose path length and swaps by the tuner at start
+   * @param tuneProbe {@code plan.tune.probe}: the tuner also runs convergence probes
+   * @param tuneProbeSteps optimizer steps of each probe run
+   */
+  public record PlanSettings(String method, Double skipRatio, boolean tune, int pathLength,
+      String planFile, boolean tuneProbe, int tuneProbeSteps) implements Serializable {
+    public PlanSettings {
+      if (tune && !planFile.isEmpty()) {
+        throw new ConfigException(PLAN_SKIP_RATIO.name(), "auto", "cannot be combined with "
+            + PLAN_FILE.name() + "=" + planFile + " (a given plan is not re-tuned)",
+            "drop one of the two settings");
+      }
+      if (tune && pathLength > 0) {
+        throw new ConfigException(PLAN_SKIP_RATIO.name(), "auto", "cannot be combined with "
+            + PLAN_PATH_LENGTH.name() + "=" + pathLength + " (auto chooses the path length)",
+            "set plan.pathLength=0 or give a fixed skip ratio");
+      }
+      if (tune && method.equals("dtfm")) {
+        throw new ConfigException(PLAN_SKIP_RATIO.name(), "auto", "tunes the path length of"
+            + " the skipping methods, and " + PLAN_METHOD.name() + "=dtfm is the full pipeline",
+            "use plan.method=skippipe, or leave plan.skipRatio empty");
+      }
+      if (tuneProbe && !tune) {
+        throw new ConfigException(PLAN_TUNE_PROBE.name(), "true", "only applies with "
+            + PLAN_SKIP_RATIO.name() + "=auto", "set plan.skipRatio=auto or drop the probe");
+      }
+    }
+  }
 
   /**
    * Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}; the
@@ -138,11 +168,13 @@ public record JobConfig(
       throw new ConfigException(CLUSTER.name(), cluster, "must not be empty",
           "name a preset under conf/clusters (e.g. laptop-geo-12) or a cluster profile JSON path");
     }
+    String ratio = s.string(PLAN_SKIP_RATIO).trim();
+    boolean tune = ratio.equalsIgnoreCase("auto");
     PlanSettings plan = new PlanSettings(
         s.oneOf(PLAN_METHOD, "skippipe", "skippipe-no-tc2", "dtfm-skip", "dtfm"),
-        s.doubleIn(PLAN_SKIP_RATIO, 0.0, 1.0, false),
+        ratio.isEmpty() || tune ? null : s.doubleIn(PLAN_SKIP_RATIO, 0.0, 1.0, false), tune,
         s.intIn(PLAN_PATH_LENGTH, 0, 1024),
-        s.string(PLAN_FILE));
+        s.string(PLAN_FILE), s.bool(PLAN_TUNE_PROBE), s.intIn(PLAN_TUNE_PROBE_STEPS, 1, 100_000));
     NetworkSettings network = new NetworkSettings(
         s.oneOf(NETWORK_MODE, "emulated", "direct", "probe"),
         s.doubleIn(NETWORK_TIME_SCALE, 0.0, 1000.0, true),
