@@ -98,6 +98,15 @@ public final class Corpus {
     return f;
   }
 
+  /** The bytes of the bundled {@code tokenizer.json}. */
+  public static byte[] tokenizerJson() {
+    try (InputStream in = open(TOKENIZER)) {
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   static InputStream open(String resource) {
     InputStream in = Corpus.class.getResourceAsStream(resource);
     if (in == null) {
