@@ -102,8 +102,10 @@ public final class SkipPipeJob {
       Plan plan = planned.plan();
       checkSlots(jsc, plan.nodeCount());
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
-      Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
+      DataPrep.Result data = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
+      out.println(data.summary());
+      Map<Integer, String> shards = data.shards();
       ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, secret, shards, hadoop,
           probed == null ? null : probed.result().nodes());
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()

@@ -30,14 +30,14 @@ public final class HfTokenizerFiles {
   /**
    * Writes the three files into {@code dir}.
    *
-   * @param tokenizer the run's tokenizer (its {@code tokenizer.json} bytes are copied)
+   * @param tokenizerJson the run's {@code tokenizer.json} bytes (copied unchanged)
+   * @param s its special tokens ({@link TextTokenizer#specialTokens})
    * @param modelMaxLength the longest sequence the model was trained on (its seqLen)
    */
-  public static void write(Path dir, TextTokenizer tokenizer, int modelMaxLength)
-      throws IOException {
+  public static void write(Path dir, byte[] tokenizerJson, TextTokenizer.SpecialTokens s,
+      int modelMaxLength) throws IOException {
     Files.createDirectories(dir);
-    Files.write(dir.resolve(TOKENIZER), tokenizer.json());
-    TextTokenizer.SpecialTokens s = tokenizer.specialTokens();
+    Files.write(dir.resolve(TOKENIZER), tokenizerJson);
 
     ObjectNode map = JSON.createObjectNode();
     map.put("bos_token", s.eos().content());
