@@ -143,6 +143,9 @@ public final class DataBench {
           r.put("files", n);
           runs.add(r);
           progress(o, out, r);
+          if (lastRun != null) {
+            deleteTree(Path.of(lastRun)); // keep only the shards the training chunk reads
+          }
           lastRun = runDir;
           lastInput = input;
         }
