@@ -158,8 +158,10 @@ public final class SkipPipeJob {
       if (planned.tuneJson() != null) {
         write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
       }
-      Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
+      DataPrep.Result data = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
+      out.println(data.summary());
+      Map<Integer, String> shards = data.shards();
       ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,
           hadoop, probed == null ? null : probed.result().nodes());
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()

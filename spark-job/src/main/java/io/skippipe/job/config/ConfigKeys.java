@@ -104,6 +104,23 @@ public final class ConfigKeys {
       "Field holding the text in JSON lines and Parquet input.");
   public static final Key DATA_TOKENIZER = key("spark.skippipe.data.tokenizer", "",
       "HF tokenizer.json (Hadoop URI or path); empty = the bundled tokenizer.");
+  public static final Key DATA_TEXT_DOCUMENT = key("spark.skippipe.data.textDocument", "file",
+      "What one document is in text input: file (a whole file, line breaks kept; as HF datasets'"
+          + " sample_by=document and run_clm's concatenated lines) | paragraph (text between blank"
+          + " lines) | line (each line). Documents are packed with EOS before each.");
+  public static final Key DATA_SPLIT_BYTES = key("spark.skippipe.data.splitBytes", "67108864",
+      "Input bytes per data-preparation task (uncompressed text, JSON lines and Parquet files are"
+          + " split at this size); part of the data layout, so the same value gives the same shards.");
+  public static final Key DATA_MAX_RECORD_BYTES = key("spark.skippipe.data.maxRecordBytes",
+      "16777216", "Longest JSON line or Parquet text value read (it is held in memory whole);"
+          + " longer records are skipped and counted. Text input streams and has no limit.");
+  public static final Key DATA_MAX_SKIPPED_FRACTION = key(
+      "spark.skippipe.data.maxSkippedFraction", "0.01",
+      "Largest fraction of input records that may be skipped (missing field, empty, undecodable,"
+          + " too long) before data preparation fails; the counts are printed either way.");
+  public static final Key DATA_ALLOW_NON_TEXT = key("spark.skippipe.data.allowNonText", "false",
+      "Train on input that does not look like UTF-8 text (more than 1% control bytes or invalid"
+          + " UTF-8); false = refuse it.");
 
   // --- training -----------------------------------------------------------------------------------
   public static final Key TRAIN_ITERATIONS = key("spark.skippipe.train.iterations", "6",

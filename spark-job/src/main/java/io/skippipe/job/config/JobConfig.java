@@ -75,9 +75,10 @@ public record JobConfig(
     }
   }
 
-  /** Where training text comes from. */
-  public record DataSettings(String input, String format, String jsonField, String tokenizer)
-      implements Serializable {}
+  /** Where training text comes from and how it is read (see {@code driver.DataPrep}). */
+  public record DataSettings(String input, String format, String jsonField, String tokenizer,
+      String textDocument, long splitBytes, int maxRecordBytes, double maxSkippedFraction,
+      boolean allowNonText) implements Serializable {}
 
   /** Iterations, chunking and AdamW hyper-parameters. */
   public record TrainSettings(int iterations, int chunkIterations, double learningRate,
@@ -187,7 +188,12 @@ public record JobConfig(
         s.string(DATA_INPUT),
         s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),
         s.string(DATA_JSON_FIELD),
-        s.string(DATA_TOKENIZER));
+        s.string(DATA_TOKENIZER),
+        s.oneOf(DATA_TEXT_DOCUMENT, "file", "paragraph", "line"),
+        s.longIn(DATA_SPLIT_BYTES, 4096, 1L << 40),
+        s.intIn(DATA_MAX_RECORD_BYTES, 1024, 1 << 30),
+        s.doubleIn(DATA_MAX_SKIPPED_FRACTION, 0.0, 1.0, true),
+        s.bool(DATA_ALLOW_NON_TEXT));
     TrainSettings train = new TrainSettings(
         s.intIn(TRAIN_ITERATIONS, 1, 100_000_000),
         s.intIn(TRAIN_CHUNK_ITERATIONS, 1, 100_000_000),

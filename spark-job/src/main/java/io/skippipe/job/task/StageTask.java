@@ -10,7 +10,6 @@ import io.skippipe.job.transfer.EmulatedLink;
 import io.skippipe.job.transfer.LinkModel;
 import io.skippipe.job.transfer.Mailbox;
 import io.skippipe.model.LlamaConfig;
-import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
@@ -26,7 +25,6 @@ import io.skippipe.scheduler.timeline.Span;
 import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -34,7 +32,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.BarrierTaskContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -216,16 +213,12 @@ public final class StageTask {
     if (shard == null) {
       throw new IllegalStateException("no data shard for data node " + node);
     }
-    Path p = new Path(HadoopConfs.toUri(shard));
-    PackedDataset data;
-    try (InputStream in = p.getFileSystem(hadoop).open(p)) {
-      data = PackedDataset.readFrom(in, shard);
-    }
     List<Integer> own = new ArrayList<>();
     for (PlannedMicrobatch m : plan.microbatchesOf(node)) {
       own.add(m.id());
     }
-    return new ShardSource(data, own, plan.model().samplesPerMicrobatch());
+    return ShardSource.open(shard, hadoop, plan.model().seqLen(), own,
+        plan.model().samplesPerMicrobatch(), spec.config().seed(), node);
   }
 
   /** The profile's links as the emulation layer sees them (node ids → location pair). */

@@ -11,13 +11,11 @@ import io.skippipe.job.task.ShardSource;
 import io.skippipe.job.transfer.InMemoryBlockTransport;
 import io.skippipe.job.transfer.Mailbox;
 import io.skippipe.model.LlamaConfig;
-import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlannedMicrobatch;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 
 /**
  * The same training as a Spark run, without Spark: one thread per plan node in this JVM, the
@@ -62,7 +59,7 @@ public final class InProcessTraining {
             ScheduleFollower f = new ScheduleFollower(plan, me, model, opt, new Mailbox(endpoint),
                 new ScheduleFollower.Settings(cfg.train().gradClipNorm(), 60_000, false, 1.0),
                 s -> { }, 0);
-            ScheduleFollower.MicrobatchSource data = source(plan, me, shards, conf);
+            ScheduleFollower.MicrobatchSource data = source(plan, me, shards, conf, cfg.seed());
             try {
               for (int it = 0; it < iterations; it++) {
                 f.runIteration(it, cfg.train().lrSchedule().lr(it), data);
@@ -87,18 +84,14 @@ public final class InProcessTraining {
   }
 
   private static ScheduleFollower.MicrobatchSource source(Plan plan, int node,
-      Map<Integer, String> shards, Configuration conf) throws Exception {
+      Map<Integer, String> shards, Configuration conf, long seed) throws Exception {
     if (!plan.dataNodes().contains(node)) {
       return (it, mb) -> {
         throw new IllegalStateException("node " + node + " is no data node");
       };
     }
-    Path p = new Path(HadoopConfs.toUri(shards.get(node)));
-    PackedDataset data;
-    try (InputStream in = p.getFileSystem(conf).open(p)) {
-      data = PackedDataset.readFrom(in, shards.get(node));
-    }
-    return new ShardSource(data, plan.microbatchesOf(node).stream()
-        .map(PlannedMicrobatch::id).toList(), plan.model().samplesPerMicrobatch());
+    return ShardSource.open(shards.get(node), conf, plan.model().seqLen(),
+        plan.microbatchesOf(node).stream().map(PlannedMicrobatch::id).toList(),
+        plan.model().samplesPerMicrobatch(), seed, node);
   }
 }

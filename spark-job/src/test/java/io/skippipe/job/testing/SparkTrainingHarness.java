@@ -106,13 +106,9 @@ public final class SparkTrainingHarness {
     LlamaConfig llama = Models.llama(plan.model());
     Map<Integer, ShardSource> sources = new HashMap<>();
     for (int d : plan.dataNodes()) {
-      Path p = new Path(HadoopConfs.toUri(shards.get(d)));
-      PackedDataset data;
-      try (var in = p.getFileSystem(conf).open(p)) {
-        data = PackedDataset.readFrom(in, shards.get(d));
-      }
-      sources.put(d, new ShardSource(data, plan.microbatchesOf(d).stream()
-          .map(PlannedMicrobatch::id).toList(), plan.model().samplesPerMicrobatch()));
+      sources.put(d, ShardSource.open(shards.get(d), conf, plan.model().seqLen(),
+          plan.microbatchesOf(d).stream().map(PlannedMicrobatch::id).toList(),
+          plan.model().samplesPerMicrobatch(), cfg.seed(), d));
     }
     // the tasks ran with ComputeThreads.resolve(0, task) = spark.task.cpus = 1 intra-op thread
     io.skippipe.job.task.ComputeThreads.apply(1);
