@@ -72,15 +72,11 @@ final class FrameDecoder {
         }
         case PAYLOAD -> {
           int n = Math.min(src.remaining(), payload.remaining());
-          int at = payload.position();
           int limit = src.limit();
           src.limit(src.position() + n);
-          payload.put(src);
+          payloadRegion().put(src);
           src.limit(limit);
-          crc.update(payload.duplicate().position(at).limit(at + n));
-          if (!payload.hasRemaining()) {
-            state = State.CRC;
-          }
+          payloadFilled(n);
         }
         case CRC -> {
           if (fill(src, FrameCodec.CRC_BYTES)) {
@@ -101,6 +97,24 @@ final class FrameDecoder {
       }
     }
     return null;
+  }
+
+  /**
+   * The part of the current payload still to receive (a view of its buffer: bytes written there
+   * count once {@link #payloadFilled} is called), or null when no payload is being received.
+   */
+  ByteBuffer payloadRegion() {
+    return state == State.PAYLOAD ? payload.slice() : null;
+  }
+
+  /** {@code n} more payload bytes were written into {@link #payloadRegion()}. */
+  void payloadFilled(int n) {
+    int at = payload.position();
+    payload.position(at + n);
+    crc.update(payload.duplicate().position(at).limit(at + n));
+    if (!payload.hasRemaining()) {
+      state = State.CRC;
+    }
   }
 
   /** Bytes that certainly belong to the current frame (at least 1). */

@@ -1,6 +1,7 @@
 package io.skippipe.job.transfer;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.skippipe.job.config.TransferConfig;
@@ -26,6 +27,7 @@ final class InboundConnection extends ChannelInboundHandlerAdapter {
   private final long readTimeoutNanos;
   private final FrameDecoder decoder;
   private ByteBuf held;
+  private ByteBuf directRead;
   private boolean paused;
   private boolean ended;
   private long lastReadNanos = System.nanoTime();
@@ -64,10 +66,40 @@ final class InboundConnection extends ChannelInboundHandlerAdapter {
         + " dead or hung (spark.skippipe.transfer.readTimeoutMs)", null);
   }
 
+  /**
+   * Where the next socket read may write directly: the rest of the payload being received, when
+   * at least {@link #DIRECT_READ_MIN} bytes of it are missing and no other bytes wait to be
+   * decoded; else null (read into a network buffer and copy). Plain-text connections only: TLS
+   * records must be decrypted first.
+   */
+  ByteBuf directReadTarget() {
+    if (paused || ended || held != null) {
+      return null;
+    }
+    ByteBuffer region = decoder.payloadRegion();
+    if (region == null || region.remaining() < DIRECT_READ_MIN) {
+      return null;
+    }
+    directRead = Unpooled.wrappedBuffer(region).clear();
+    return directRead;
+  }
+
+  /** The smallest payload remainder worth a read of its own. */
+  static final int DIRECT_READ_MIN = 64 * 1024;
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     ByteBuf in = (ByteBuf) msg;
     lastReadNanos = System.nanoTime();
+    if (in == directRead) { // the socket wrote into the payload itself: nothing to copy
+      directRead = null;
+      int n = in.readableBytes();
+      in.release();
+      if (!ended) {
+        decoder.payloadFilled(n);
+      }
+      return;
+    }
     if (ended) {
       in.release();
       return;

@@ -226,6 +226,8 @@ public final class TcpBlockServer implements AutoCloseable {
     ch.closeFuture().addListener(f -> p.settle());
     if (tls != null) {
       ch.pipeline().addLast("tls", tls.serverContext().newHandler(ch.alloc()));
+    } else {
+      ch.config().setRecvByteBufAllocator(new DirectReadAllocator());
     }
     ch.pipeline().addLast("handshake", new ServerHandshake(p));
   }
@@ -380,8 +382,12 @@ public final class TcpBlockServer implements AutoCloseable {
       return;
     }
     entry.settle(); // no longer pending: it is one of the session's peers now
-    ch.pipeline().addLast("frames", new InboundConnection(s, hello,
-        String.valueOf(ch.remoteAddress()), cfg));
+    InboundConnection reader = new InboundConnection(s, hello, String.valueOf(ch.remoteAddress()),
+        cfg);
+    ch.pipeline().addLast("frames", reader);
+    if (ch.config().getRecvByteBufAllocator() instanceof DirectReadAllocator direct) {
+      direct.bind(reader);
+    }
     if (acknowledge) {
       ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {Handshake.ACCEPT}));
     }

@@ -13,6 +13,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslContext;
@@ -43,12 +44,21 @@ import java.util.concurrent.locks.ReentrantLock;
  * server into this session's bounded inbox.
  *
  * <p>A send writes the frame as three buffers — head, the block's own payload, CRC trailer — in
- * one gathering write (no copy of a direct payload), and returns when its last byte went to the
- * kernel. It fails, naming the peer, when the peer accepts no byte for {@code writeTimeoutMs}
- * (progress, not total time, is measured: a large frame on a slow link is not a dead peer).
+ * one gathering write (no copy of a direct payload). It returns once the frame is queued behind
+ * less than the write buffer's low water mark (see {@link #WATER_MARK}), and fails, naming the
+ * peer, when the peer accepts no byte for {@code writeTimeoutMs} while it waits (progress, not
+ * total time, is measured: a large frame on a slow link is not a dead peer). {@link #close}
+ * drains what is still queued before it sends CLOSE.
  */
 public final class TcpBlockTransport implements BlockTransport {
   private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  /**
+   * A send returns once the bytes queued before it drained below 1 MiB (and waits while more
+   * than 4 MiB are queued): the next frame is handed over while the previous one still flows, so
+   * the socket never idles between frames, and at most about one frame per peer waits in memory.
+   */
+  private static final WriteBufferWaterMark WATER_MARK =
+      new WriteBufferWaterMark(1 << 20, 4 << 20);
 
   private final TcpBlockServer server;
   private final TransferConfig cfg;
@@ -148,19 +158,23 @@ public final class TcpBlockTransport implements BlockTransport {
       sendToSelf(block);
       return;
     }
+    boolean queued = false;
     try {
       Outbound o = connection(to, System.nanoTime()
           + TimeUnit.MILLISECONDS.toNanos(cfg.connectTimeoutMillis()));
       o.lock.lock();
       inbox.beginSend();
       try {
-        write(o, to, block, TimeUnit.MILLISECONDS.toNanos(cfg.writeTimeoutMillis()));
+        enqueue(o, to, block, TimeUnit.MILLISECONDS.toNanos(cfg.writeTimeoutMillis()));
+        queued = true;
       } finally {
         inbox.endSend();
         o.lock.unlock();
       }
     } finally {
-      block.close();
+      if (!queued) {
+        block.close();
+      }
     }
   }
 
@@ -180,48 +194,80 @@ public final class TcpBlockTransport implements BlockTransport {
   }
 
   /**
-   * Writes one frame and waits until the kernel took its last byte; fails when no byte was taken
-   * for {@code stallNanos}.
+   * Queues one frame on the connection once the frames before it drained below the write
+   * buffer's low water mark (backpressure), and returns; the block is closed when its last byte
+   * went to the kernel. Fails when the peer accepts no byte for {@code stallNanos} meanwhile.
    */
-  private void write(Outbound o, int to, Block block, long stallNanos)
+  private ChannelFuture enqueue(Outbound o, int to, Block block, long stallNanos)
       throws PeerFailureException {
-    if (o.broken != null) {
-      outbound.remove(to, o);
-      throw new PeerFailureException(to, "node " + node + " cannot send " + block.type()
-          + " to node " + to + " at " + peers.get(to) + ": " + o.broken);
-    }
-    ChannelFuture f = o.channel.writeAndFlush(frame(o.channel.alloc(), block));
+    Channel ch = o.channel;
     long lastProgress = System.nanoTime();
     long lowestPending = Long.MAX_VALUE;
-    try {
-      while (!f.await(POLL_NANOS, TimeUnit.NANOSECONDS)) {
+    synchronized (o) {
+      while (!ch.isWritable() && ch.isActive() && o.broken == null) {
         long now = System.nanoTime();
-        long pendingBytes = pendingBytes(o.channel);
+        long pendingBytes = pendingBytes(ch);
         if (pendingBytes < lowestPending) { // heartbeats queued behind us only add bytes
           lowestPending = pendingBytes;
           lastProgress = now;
         } else if (now - lastProgress >= stallNanos) {
-          o.channel.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
-          outbound.remove(to, o);
-          throw new PeerFailureException(to, "node " + node + " could not send " + block.type()
-              + " (" + block.header().payloadBytes() + " bytes) to node " + to + " at "
-              + peers.get(to) + ": node " + to + " accepted no byte for "
-              + TimeUnit.NANOSECONDS.toMillis(now - lastProgress)
-              + " ms (spark.skippipe.transfer.writeTimeoutMs=" + cfg.writeTimeoutMillis()
-              + "); it stopped reading — dead, hung, or its inbox stays full while it does not"
-              + " take");
+          stalled(o, to, block, now - lastProgress);
+        }
+        try {
+          o.wait(TimeUnit.NANOSECONDS.toMillis(POLL_NANOS));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new PeerFailureException(to, "interrupted while sending to node " + to, e);
         }
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      o.channel.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
-      throw new PeerFailureException(to, "interrupted while sending to node " + to, e);
     }
-    if (!f.isSuccess()) {
+    if (o.broken != null || !ch.isActive()) {
       outbound.remove(to, o);
-      throw new PeerFailureException(to, "node " + node + " failed sending " + block.type()
-          + " to node " + to + " at " + peers.get(to) + ": " + f.cause(), f.cause());
+      throw new PeerFailureException(to, "node " + node + " cannot send " + block.type()
+          + " to node " + to + " at " + peers.get(to) + ": "
+          + (o.broken != null ? o.broken : "the connection is closed"));
     }
+    ChannelFuture f = ch.writeAndFlush(frame(ch.alloc(), block));
+    f.addListener(done -> {
+      block.close();
+      if (!done.isSuccess() && o.broken == null) {
+        o.broken = "sending " + block.type() + " failed: " + done.cause();
+      }
+    });
+    return f;
+  }
+
+  private void stalled(Outbound o, int to, Block block, long stalledNanos)
+      throws PeerFailureException {
+    o.channel.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+    outbound.remove(to, o);
+    throw new PeerFailureException(to, "node " + node + " could not send " + block.type() + " ("
+        + block.header().payloadBytes() + " bytes) to node " + to + " at " + peers.get(to)
+        + ": node " + to + " accepted no byte for " + TimeUnit.NANOSECONDS.toMillis(stalledNanos)
+        + " ms (spark.skippipe.transfer.writeTimeoutMs=" + cfg.writeTimeoutMillis() + "); it"
+        + " stopped reading — dead, hung, or its inbox stays full while it does not take");
+  }
+
+  /**
+   * Waits until {@code f} (a frame queued by {@link #enqueue}) went out; false when the peer
+   * accepted no byte for {@code stallNanos} or {@code maxNanos} passed.
+   */
+  private static boolean awaitWritten(Channel ch, ChannelFuture f, long stallNanos,
+      long maxNanos) {
+    long start = System.nanoTime();
+    long lastProgress = start;
+    long lowestPending = Long.MAX_VALUE;
+    while (!f.awaitUninterruptibly(POLL_NANOS, TimeUnit.NANOSECONDS)) {
+      long now = System.nanoTime();
+      long pendingBytes = pendingBytes(ch);
+      if (pendingBytes < lowestPending) {
+        lowestPending = pendingBytes;
+        lastProgress = now;
+      } else if (now - lastProgress >= stallNanos || now - start >= maxNanos) {
+        return false;
+      }
+    }
+    return f.isSuccess();
   }
 
   private static long pendingBytes(Channel ch) {
@@ -288,6 +334,7 @@ public final class TcpBlockTransport implements BlockTransport {
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
               (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)))
           .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
           .handler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
@@ -472,8 +519,21 @@ public final class TcpBlockTransport implements BlockTransport {
     }
 
     @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      synchronized (o) {
+        o.notifyAll();
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      o.broken = "the connection was closed by node " + to + " (its task ended or failed)";
+      if (o.broken == null) {
+        o.broken = "the connection was closed by node " + to + " (its task ended or failed)";
+      }
+      synchronized (o) {
+        o.notifyAll();
+      }
       ctx.fireChannelInactive();
     }
 
@@ -505,9 +565,10 @@ public final class TcpBlockTransport implements BlockTransport {
         Outbound o = connection(peer, deadline);
         if (o.lock.tryLock(1, TimeUnit.SECONDS)) {
           try {
-            write(o, peer, new Block(BlockType.ABORT, new BlockHeader(run, -1, -1, node, peer,
-                DType.BYTES, new long[] {why.length}, why.length), why),
-                TimeUnit.SECONDS.toNanos(1));
+            long second = TimeUnit.SECONDS.toNanos(1);
+            awaitWritten(o.channel, enqueue(o, peer, new Block(BlockType.ABORT, new BlockHeader(
+                run, -1, -1, node, peer, DType.BYTES, new long[] {why.length}, why.length), why),
+                second), second, second);
           } finally {
             o.lock.unlock();
           }
@@ -521,29 +582,30 @@ public final class TcpBlockTransport implements BlockTransport {
     }
   }
 
-  /** Sends CLOSE on every outbound connection and closes them (waits at most two seconds). */
+  /**
+   * Sends CLOSE on every outbound connection after the frames still queued and closes them; waits
+   * while the peers keep accepting bytes, at most {@code writeTimeoutMs} without progress each.
+   */
   @Override
   public void close() {
     if (closed) {
       return;
     }
     closed = true;
-    List<ChannelFuture> closing = new ArrayList<>();
+    long stall = TimeUnit.MILLISECONDS.toNanos(cfg.writeTimeoutMillis());
+    List<Map.Entry<Channel, ChannelFuture>> closing = new ArrayList<>();
     for (Map.Entry<Integer, Outbound> e : outbound.entrySet()) {
       Channel ch = e.getValue().channel;
-      if (ch.isActive()) {
-        closing.add(ch.writeAndFlush(frame(ch.alloc(), Block.empty(BlockType.CLOSE, run, -1, -1,
-            node, e.getKey()))).addListener(ChannelFutureListener.CLOSE).channel().closeFuture());
-      } else {
-        closing.add(ch.close());
+      if (ch.isActive() && e.getValue().broken == null) {
+        closing.add(Map.entry(ch, ch.writeAndFlush(frame(ch.alloc(), Block.empty(
+            BlockType.CLOSE, run, -1, -1, node, e.getKey())))));
       }
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    for (ChannelFuture f : closing) {
-      if (!f.awaitUninterruptibly(Math.max(0, deadline - System.nanoTime()),
-          TimeUnit.NANOSECONDS)) {
-        f.channel().close(); // the peer does not read: CLOSE cannot be delivered
-      }
+    for (Map.Entry<Channel, ChannelFuture> c : closing) {
+      awaitWritten(c.getKey(), c.getValue(), stall, Long.MAX_VALUE);
+    }
+    for (Outbound o : outbound.values()) {
+      o.channel.close();
     }
     outbound.clear();
     inbox.close();
