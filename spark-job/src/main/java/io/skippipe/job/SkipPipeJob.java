@@ -17,6 +17,7 @@ import io.skippipe.job.task.ExecutorSlots;
 import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ProfileJson;
@@ -88,6 +89,7 @@ public final class SkipPipeJob {
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    TransferSecurity.report(jsc.getConf(), cfg.transfer(), out);
     Configuration conf = HadoopConfs.current(hadoop);
     String run = "run-" + UUID.randomUUID();
     byte[] secret = secret(cfg);
