@@ -22,6 +22,7 @@ import io.skippipe.job.task.ExecutorSlots;
 import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
@@ -130,6 +131,7 @@ public final class SkipPipeJob {
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out, RunDirectory dir) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    TransferSecurity.report(jsc.getConf(), cfg.transfer(), out);
     Configuration conf = HadoopConfs.current(hadoop);
     // 1. every check that may refuse the run, before anything is written
     if (dir.start() == RunDirectory.Start.FINISHED) {

@@ -182,6 +182,25 @@ public final class ConfigKeys {
       "Interval of heartbeats on idle connections; must be below transfer.readTimeoutMs.");
   public static final Key TRANSFER_MAX_FRAME_BYTES = key("spark.skippipe.transfer.maxFrameBytes",
       "268435456", "Largest payload accepted in one message; larger frames drop the connection.");
+  public static final Key TRANSFER_WRITE_TIMEOUT_MS = key("spark.skippipe.transfer.writeTimeoutMs",
+      "120000", "Longest a send may wait with no byte accepted by the peer (it stopped reading);"
+          + " exceeding it fails the task naming the peer.");
+  public static final Key TRANSFER_MAX_BUFFERED_BYTES = key(
+      "spark.skippipe.transfer.maxBufferedBytes", "1073741824",
+      "Bytes a node may hold beyond its inbox: blocks that arrived before it needed them, and"
+          + " blocks accepted while its own send waits (so two nodes sending to each other never"
+          + " deadlock); at least transfer.maxFrameBytes. Exceeding it fails the task naming the peers.");
+  public static final Key TRANSFER_MAX_PENDING_CONNECTIONS = key(
+      "spark.skippipe.transfer.maxPendingConnections", "128",
+      "Connections a block server holds before they authenticate and reach their session; more"
+          + " are closed at once (connection floods cost no thread and bounded memory).");
+  public static final Key TRANSFER_IO_THREADS = key("spark.skippipe.transfer.ioThreads", "0",
+      "Network threads shared by all block servers of an executor JVM (Netty event loops);"
+          + " 0 = min(4, available processors).");
+  public static final Key TRANSFER_ENCRYPTION = key("spark.skippipe.transfer.encryption", "auto",
+      "auto | true | false: TLS (1.3 where the JVM offers it) with per-slot self-signed"
+          + " certificates whose SHA-256 every peer pins at rendezvous; auto = on unless the master"
+          + " is local[...] (one JVM, loopback only).");
 
   // --- metrics and tests --------------------------------------------------------------------------
   public static final Key METRICS_PROGRESS = key("spark.skippipe.metrics.progress", "true",

@@ -220,7 +220,12 @@ public record JobConfig(
         s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 1, 3_600_000),
         s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
         s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
-        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64));
+        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64),
+        s.intIn(TRANSFER_WRITE_TIMEOUT_MS, 1, 86_400_000),
+        s.longIn(TRANSFER_MAX_BUFFERED_BYTES, 0, Long.MAX_VALUE),
+        s.intIn(TRANSFER_MAX_PENDING_CONNECTIONS, 1, 1_000_000),
+        s.intIn(TRANSFER_IO_THREADS, 0, 1024),
+        TransferConfig.Encryption.parse(s.oneOf(TRANSFER_ENCRYPTION, "auto", "true", "false")));
     ComputeSettings compute = new ComputeSettings(
         s.oneOf(DEVICE, "auto", "cpu", "gpu"),
         s.oneOf(TRAIN_PRECISION, "fp32", "bf16"),

@@ -81,6 +81,8 @@ public final class Preflight {
       runDirs.add(HadoopConfs.toUri(args[i]).toString());
     }
     SparkSession spark = SparkSession.builder().appName("skippipe-preflight").getOrCreate();
+    io.skippipe.job.transfer.TransferSecurity.sparkRpcWarnings(spark.sparkContext().getConf())
+        .forEach(w -> System.out.println("PREFLIGHT WARNING " + w));
     try {
       List<Report> reports = check(JavaSparkContext.fromSparkContext(spark.sparkContext()),
           runDirs, executors);

@@ -315,6 +315,7 @@ public final class ScheduleFollower {
     } else {
       forwards.put(mb, b.floats());
     }
+    b.close(); // its buffer goes back to the transfer's pool
   }
 
   /** The node most likely holding us up: next hop of the oldest microbatch in flight here. */

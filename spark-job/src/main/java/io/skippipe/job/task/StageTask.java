@@ -84,12 +84,14 @@ public final class StageTask {
       reused = prepareStage(spec, slot, plan, node, stageIndex, replica, store);
       ExecutorSlots.CachedStage st = slot.cached;
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
+      Map<Integer, String> pins = new HashMap<>();
       spec.peers().forEach((n, a) -> peers.put(n, new InetSocketAddress(a.host(), a.port())));
-      transport = slot.server().openSession(spec.sessionTag(), node, peers);
+      spec.peers().forEach((n, a) -> pins.put(n, a.certSha256()));
+      transport = slot.server().openSession(spec.sessionTag(), node, peers, pins);
       if (cfg.network().emulated()) {
         transport = new EmulatedLink(transport, links(plan.cluster()), cfg.network().timeScale());
       }
-      Mailbox box = new Mailbox(transport);
+      Mailbox box = new Mailbox(transport, cfg.transfer().maxBufferedBytes());
       List<String> spanLines = new ArrayList<>();
       long epoch = spec.epochMicros();
       ScheduleFollower follower = new ScheduleFollower(plan, node, st.model(), st.optimizer(), box,

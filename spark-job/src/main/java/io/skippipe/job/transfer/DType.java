@@ -1,6 +1,10 @@
 package io.skippipe.job.transfer;
 
-/** Element type of a block's payload, with a fixed wire byte. */
+/**
+ * Element type of a block's payload, with a fixed wire byte (never renumber one). Adding a type is
+ * one constant with an unused wire byte and its element size; headers, framing and buffers size
+ * payloads through {@link #bytesPerElement()} and need no other change.
+ */
 public enum DType {
   BYTES(0, 1),
   FLOAT32(1, 4),
