@@ -4,6 +4,7 @@ import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.spark.SparkSettings;
 import java.io.IOException;
 import java.io.InputStream;
@@ -88,6 +89,7 @@ public final class TrainCommand {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Map<String, String> settings;
     JobConfig cfg;
+    RunDirectory dir;
     try {
       settings = settings(args);
       Map<String, String> skippipe = new LinkedHashMap<>();
@@ -97,9 +99,17 @@ public final class TrainCommand {
         }
       });
       cfg = JobConfig.from(Settings.of(skippipe));
-    } catch (IllegalArgumentException | IOException e) {
+      dir = SkipPipeJob.inspect(cfg, Map.of());
+    } catch (IllegalArgumentException e) {
       err.println("skippipe train: " + e.getMessage());
       return 2;
+    } catch (IOException e) {
+      err.println("skippipe train failed: " + e);
+      return 1;
+    }
+    if (dir.start() == RunDirectory.Start.FINISHED) {
+      SkipPipeJob.finished(dir, cfg, out);
+      return 0;
     }
     SparkConf conf = new SparkConf().setAppName("skippipe-train");
     settings.forEach(conf::set);
@@ -111,7 +121,7 @@ public final class TrainCommand {
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
     try {
-      SkipPipeJob.run(spark, cfg, Map.of(), out);
+      SkipPipeJob.run(spark, cfg, Map.of(), out, dir);
       return 0;
     } catch (ConfigException e) {
       err.println("skippipe train: " + e.getMessage());

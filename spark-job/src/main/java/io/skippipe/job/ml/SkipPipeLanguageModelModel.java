@@ -234,9 +234,7 @@ public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageMode
     List<StageModel> stages = new ArrayList<>();
     try {
       for (int s = 0; s < cfg.stages(); s++) {
-        byte[] b = store.read(step, s, 0, StageState.WEIGHTS);
-        Safetensors.Contents c = Safetensors.read(new ByteArrayInputStream(b), b.length,
-            root + "/step-" + step + "/stage-" + s + "/replica-0/" + StageState.WEIGHTS);
+        Safetensors.Contents c = StageState.weights(store, step, s);
         Map<String, float[]> weights = new LinkedHashMap<>();
         c.tensors().forEach((k, v) -> weights.put(k, v.data()));
         StageModel m = StageModel.create(cfg, s, 0L);
