@@ -23,6 +23,7 @@ import io.skippipe.job.task.ExecutorSlots;
 import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
@@ -135,6 +136,7 @@ public final class SkipPipeJob {
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out, RunDirectory dir) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    TransferSecurity.report(jsc.getConf(), cfg.transfer(), out);
     Configuration conf = HadoopConfs.current(hadoop);
     // 1. every check that may refuse the run, before anything is written
     if (dir.start() == RunDirectory.Start.FINISHED) {
@@ -159,8 +161,14 @@ public final class SkipPipeJob {
       }
       Plan plan = planned.plan();
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
-      Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
+      planned.warnings().forEach(out::println);
+      if (planned.tuneJson() != null) {
+        write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
+      }
+      DataPrep.Result data = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
+      out.println(data.summary());
+      Map<Integer, String> shards = data.shards();
       ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,
           hadoop, probed == null ? null : probed.result().nodes());
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()

@@ -4,8 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.skippipe.scheduler.cost.CostModel;
-import io.skippipe.scheduler.plan.Methods;
+import io.skippipe.scheduler.plan.Comparison;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.plan.Planner;
@@ -14,6 +13,7 @@ import io.skippipe.scheduler.plan.PlanningException;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
 import io.skippipe.scheduler.profile.Presets;
+import io.skippipe.scheduler.replan.Replanner;
 import io.skippipe.scheduler.simulate.SimulationResult;
 import io.skippipe.scheduler.simulate.Simulator;
 import io.skippipe.scheduler.timeline.ChromeTrace;
@@ -21,6 +21,7 @@ import io.skippipe.scheduler.timeline.HtmlTimeline;
 import io.skippipe.scheduler.timeline.Span;
 import io.skippipe.scheduler.timeline.SpanJson;
 import io.skippipe.scheduler.validate.ScheduleValidator;
+import io.skippipe.scheduler.validate.ValidationReport;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -44,7 +45,7 @@ public final class PlannerCli {
   private static final Set<String> TUNING = Set.of("--method", "--skip-ratio", "--path-length",
       "--seed", "--stages", "--allocator", "--gcma-population", "--gcma-trials", "--max-swaps",
       "--max-swap-distance", "--max-jump", "--memory", "--stage-cap", "--cbs-max-nodes",
-      "--cbs-goals", "--cbs-branching");
+      "--cbs-goals", "--cbs-branching", "--allocation-evaluations", "--allocation-objective");
 
   private PlannerCli() {}
 
@@ -55,7 +56,8 @@ public final class PlannerCli {
       return switch (cmd) {
         case "plan" -> plan(parse(cmd, args, Set.of("--cluster", "--model", "--out"), Set.of()),
             out);
-        case "simulate" -> simulate(parse(cmd, args, Set.of("--trace"), Set.of("--json")), out);
+        case "simulate" -> simulate(parse(cmd, args, Set.of("--trace", "--lost"),
+            Set.of("--json")), out, err);
         case "compare" -> compare(parse(cmd, args, Set.of("--cluster", "--model"),
             Set.of("--json")), out);
         case "timeline" -> timeline(parse(cmd, args, Set.of("--out"), Set.of()), out);
@@ -118,17 +120,25 @@ public final class PlannerCli {
 
   private static PlannerConfig config(Args a, String method) {
     PlannerConfig d = PlannerConfig.defaults(method);
-    return new PlannerConfig(method, dbl(a, "--skip-ratio", null),
-        integer(a, "--path-length", null),
+    PlannerConfig.Allocation al = d.allocation();
+    PlannerConfig.Routing ro = d.routing();
+    PlannerConfig.Limits li = d.limits();
+    return new PlannerConfig(method,
         a.values().containsKey("--seed") ? lng(a, "--seed") : d.seed(),
-        a.values().containsKey("--stages") ? stages(a.values().get("--stages")) : null,
-        a.values().getOrDefault("--allocator", d.allocator()),
-        integer(a, "--gcma-population", d.gcmaPopulation()),
-        integer(a, "--gcma-trials", d.gcmaTrials()), integer(a, "--max-swaps", d.maxSwaps()),
-        integer(a, "--max-swap-distance", d.maxSwapDistance()),
-        integer(a, "--max-jump", d.maxJump()), integer(a, "--memory", null),
-        integer(a, "--stage-cap", null), integer(a, "--cbs-max-nodes", d.cbsMaxNodes()),
-        integer(a, "--cbs-goals", d.cbsGoals()), integer(a, "--cbs-branching", d.cbsBranching()));
+        new PlannerConfig.Allocation(a.values().getOrDefault("--allocator", al.allocator()),
+            a.values().containsKey("--stages") ? stages(a.values().get("--stages")) : null,
+            integer(a, "--gcma-population", al.gcmaPopulation()),
+            integer(a, "--gcma-trials", al.gcmaTrials()),
+            integer(a, "--allocation-evaluations", al.evaluations()),
+            a.values().getOrDefault("--allocation-objective", al.objective())),
+        new PlannerConfig.Routing(integer(a, "--cbs-max-nodes", ro.cbsMaxNodes()),
+            integer(a, "--cbs-goals", ro.cbsGoals()),
+            integer(a, "--cbs-branching", ro.cbsBranching())),
+        new PlannerConfig.Limits(dbl(a, "--skip-ratio", null), integer(a, "--path-length", null),
+            integer(a, "--max-swaps", li.maxSwaps()),
+            integer(a, "--max-swap-distance", li.maxSwapDistance()),
+            integer(a, "--max-jump", li.maxJump()), integer(a, "--memory", null),
+            integer(a, "--stage-cap", null)));
   }
 
   private static int plan(Args a, PrintStream out) {
@@ -140,22 +150,29 @@ public final class PlannerCli {
     Plan plan = Planner.plan(cluster, model, cfg);
     double seconds = (System.nanoTime() - t0) / 1e9;
     writeFile(Path.of(outFile), o -> PlanCodec.write(plan, o));
-    out.printf(Locale.ROOT, "%s on %s / %s: iteration %.3f s (predicted), %d microbatches,"
-            + " planned in %.2f s -> %s%n", plan.method(), cluster.name(), model.name(),
-        plan.iterationSeconds(), plan.microbatches().size(), seconds, outFile);
+    out.printf(Locale.ROOT, "%s on %s / %s: iteration %.3f s (pipeline %.3f s) predicted, %d"
+            + " microbatches, planned in %.2f s -> %s%n", plan.method(), cluster.name(),
+        model.name(), plan.iterationSeconds(), plan.pipelineSeconds(),
+        plan.microbatches().size(), seconds, outFile);
     return 0;
   }
 
-  private static int simulate(Args a, PrintStream out) {
+  private static int simulate(Args a, PrintStream out, PrintStream err) {
     if (a.positional().size() != 1) {
       throw PlanningException.of("arguments " + a.positional(), "simulate takes one plan.json",
           "run 'skippipe simulate plan.json [--json] [--trace out.json]'");
     }
     Plan given = PlanCodec.read(Path.of(a.positional().get(0)));
     Plan plan = given.withPredicted(null);
-    ScheduleValidator.checkPaths(plan).throwIfInvalid();
+    if (a.values().containsKey("--lost")) {
+      plan = shrink(plan, a.values().get("--lost"), a.flags().contains("--json") ? err : out);
+    }
+    ValidationReport paths = ScheduleValidator.checkPaths(plan);
+    paths.throwIfInvalid();
     SimulationResult sim = Simulator.run(plan);
-    ScheduleValidator.check(plan, sim.spans()).throwIfInvalid();
+    ValidationReport report = ScheduleValidator.check(plan, sim.spans());
+    report.throwIfInvalid();
+    report.warningLines().forEach(err::println);
     if (a.values().containsKey("--trace")) {
       writeFile(Path.of(a.values().get("--trace")), o -> ChromeTrace.write(sim.spans(), o));
     }
@@ -163,23 +180,54 @@ public final class PlannerCli {
       ObjectNode o = JSON.createObjectNode();
       o.put("method", plan.method());
       o.put("iterationSeconds", sim.iterationSeconds());
+      o.put("pipelineSeconds", sim.pipelineSeconds());
       o.put("microbatches", sim.microbatches());
       ArrayNode busy = o.putArray("busyFractionByNode");
       for (double b : sim.busyFractionByNode()) {
         busy.add(Math.round(b * 1e6) / 1e6);
       }
+      ArrayNode warnings = o.putArray("warnings");
+      report.warnings().forEach(w -> warnings.add(w.toString()));
       out.println(o.toString());
       return 0;
     }
-    out.printf(Locale.ROOT, "%s plan on %s / %s: iteration %.3f s, %d microbatches%n",
+    out.printf(Locale.ROOT, "%s plan on %s / %s: iteration %.3f s (pipeline %.3f s, then stage"
+            + " all-reduce, scalar exchange, optimizer step), %d microbatches%n",
         plan.method(), plan.cluster().name(), plan.model().name(), sim.iterationSeconds(),
-        sim.microbatches());
+        sim.pipelineSeconds(), sim.microbatches());
     out.println("node  stage  busy");
     for (int x = 0; x < sim.busyFractionByNode().length; x++) {
-      out.printf(Locale.ROOT, "%4d  %5d  %5.1f%%%n", x, plan.stageOf(x),
-          100 * sim.busyFractionByNode()[x]);
+      if (plan.stageOf(x) >= 0) {
+        out.printf(Locale.ROOT, "%4d  %5d  %5.1f%%%n", x, plan.stageOf(x),
+            100 * sim.busyFractionByNode()[x]);
+      }
     }
     return 0;
+  }
+
+  /** {@code --lost 3,7}: the plan re-planned without those nodes (survivors keep their stages). */
+  private static Plan shrink(Plan plan, String lostList, PrintStream out) {
+    java.util.Set<Integer> lost = new java.util.TreeSet<>();
+    for (String t : lostList.split(",")) {
+      try {
+        lost.add(Integer.parseInt(t.trim()));
+      } catch (NumberFormatException e) {
+        throw PlanningException.of("--lost " + lostList, "must list node ids", "write e.g. 3,7");
+      }
+    }
+    List<Integer> live = new ArrayList<>(plan.cluster().liveNodes());
+    for (int x : lost) {
+      if (!live.remove((Integer) x)) {
+        throw PlanningException.of("--lost " + lostList + " (node " + x + ")",
+            "is not a live node of the plan", "name nodes 0.." + (plan.nodeCount() - 1));
+      }
+    }
+    Replanner.Replan r = Replanner.replan(plan, live, List.of(), Replanner.Settings.defaults());
+    out.printf(Locale.ROOT, "nodes %s lost: re-planned on %d nodes, stages %s%s, %d node(s)"
+            + " moved (%.1f s of weights)%n", lost, live.size(), r.plan().stages(),
+        r.skippedStages().isEmpty() ? "" : ", stages " + r.skippedStages() + " skipped by every"
+            + " path", r.moves().size(), r.movementSeconds());
+    return r.plan().withPredicted(null);
   }
 
   private static int compare(Args a, PrintStream out) {
@@ -189,47 +237,12 @@ public final class PlannerCli {
       throw PlanningException.of("--method with compare", "compare runs every method",
           "drop --method, or use 'skippipe plan --method M'");
     }
-    PlannerConfig base = config(a, "skippipe");
-    long t0 = System.nanoTime();
-    if (base.stages() == null) {
-      base = base.withStages(Planner.allocate(CostModel.of(cluster, model), cluster, base));
-    }
-    double allocSeconds = (System.nanoTime() - t0) / 1e9;
-    List<double[]> rows = new ArrayList<>();
-    for (String m : Methods.NAMES) {
-      long t1 = System.nanoTime();
-      Plan p = Planner.plan(cluster, model, base.withMethod(m));
-      double planSeconds = allocSeconds + (System.nanoTime() - t1) / 1e9;
-      rows.add(new double[] {p.iterationSeconds(), planSeconds});
-    }
-    double dtfm = rows.get(0)[0];
+    Comparison c = Comparison.run(cluster, model, config(a, "skippipe"));
     if (a.flags().contains("--json")) {
-      ObjectNode o = JSON.createObjectNode();
-      o.put("cluster", cluster.name());
-      o.put("model", model.name());
-      o.put("seed", base.seed());
-      o.put("allocationSeconds", allocSeconds);
-      ArrayNode arr = o.putArray("methods");
-      for (int i = 0; i < rows.size(); i++) {
-        ObjectNode r = arr.addObject();
-        r.put("method", Methods.NAMES.get(i));
-        r.put("iterationSeconds", rows.get(i)[0]);
-        r.put("planSeconds", rows.get(i)[1]);
-        r.put("reduction", 1 - rows.get(i)[0] / dtfm);
-      }
-      out.println(o.toString());
+      out.println(c.toJson().toString());
       return 0;
     }
-    out.printf(Locale.ROOT, "cluster %s, model %s, seed %d, stages %s%n", cluster.name(),
-        model.name(), base.seed(), base.stages());
-    out.printf(Locale.ROOT, "%-16s %14s %18s %12s%n", "method", "iteration (s)",
-        "reduction vs dtfm", "plan (s)");
-    for (int i = 0; i < rows.size(); i++) {
-      out.printf(Locale.ROOT, "%-16s %14.3f %17.1f%% %12.2f%n", Methods.NAMES.get(i),
-          rows.get(i)[0], 100 * (1 - rows.get(i)[0] / dtfm), rows.get(i)[1]);
-    }
-    out.printf(Locale.ROOT, "(plan time includes the shared GCMA allocation, %.2f s)%n",
-        allocSeconds);
+    c.printTable(out);
     return 0;
   }
 

@@ -19,13 +19,16 @@ public final class SkipPipeCli {
         plan      --cluster C --model M [--method ...] [--skip-ratio K | --path-length L] [--seed N] --out plan.json
         simulate  plan.json [--json] [--trace out.json]
         compare   --cluster C --model M [--skip-ratio K] [--seed N] [--json]
+        tune      --cluster C --model M [--data URI] [--target-loss L | --budget-seconds S]
+                  [--probe-steps N] [--out plan.json] [--json]
         timeline  plan.json|RUN_DIR --out timeline.html
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
         export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
-        bench     model|convergence|e2e [--json]
-          e2e: [--cluster C] [--model M] [--iterations N] [--time-scale S]
-               [--pad-compute true|false]
+        bench     model|convergence|e2e|data|transfer [--json]
+          e2e: [--cluster C] [--model M] [--cost-model M2] [--iterations N] [--time-scale S]
+               [--pad-compute true|false] [--runs skippipe,dtfm|METHOD:PATH_LENGTH,...]
+               [--target-loss L] [--seed N]
       """;
 
   public static void main(String[] args) {
@@ -41,6 +44,8 @@ public final class SkipPipeCli {
     switch (args[0]) {
       case "plan", "simulate", "compare", "timeline":
         return PlannerCli.run(args, System.out, System.err);
+      case "tune":
+        return io.skippipe.job.tune.TuneCommand.run(rest, System.out, System.err);
       case "train":
         return TrainCommand.run(rest, System.out, System.err);
       case "export":
@@ -49,11 +54,17 @@ public final class SkipPipeCli {
         if (rest.length > 0 && (rest[0].equals("model") || rest[0].equals("convergence"))) {
           return ModelBench.run(rest, System.out, System.err);
         }
+        if (rest.length > 0 && rest[0].equals("data")) {
+          return io.skippipe.job.bench.DataBench.run(rest, System.out, System.err);
+        }
+        if (rest.length > 0 && rest[0].equals("transfer")) {
+          return io.skippipe.job.bench.TransferBench.run(rest, System.out, System.err);
+        }
         if (rest.length > 0 && rest[0].equals("e2e")) {
           return io.skippipe.job.bench.E2eBench.run(rest, System.out, System.err);
         }
         System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
-            + "; known: model, convergence, e2e");
+            + "; known: model, convergence, e2e, data, transfer");
         return 2;
       default:
         System.err.println("skippipe: unknown command '" + args[0] + "'.\n" + USAGE);

@@ -8,7 +8,6 @@ import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.stage.StageModel;
-import io.skippipe.model.weights.Safetensors;
 import io.skippipe.scheduler.profile.ModelSpec;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -16,9 +15,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -234,12 +231,9 @@ public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageMode
     List<StageModel> stages = new ArrayList<>();
     try {
       for (int s = 0; s < cfg.stages(); s++) {
-        Safetensors.Contents c = StageState.weights(store, step, s);
-        Map<String, float[]> weights = new LinkedHashMap<>();
-        c.tensors().forEach((k, v) -> weights.put(k, v.data()));
         StageModel m = StageModel.create(cfg, s, 0L);
         stages.add(m);
-        m.importWeights(weights);
+        StageState.loadWeights(store, step, s, m);
       }
     } catch (IOException | RuntimeException e) {
       stages.forEach(StageModel::close);
