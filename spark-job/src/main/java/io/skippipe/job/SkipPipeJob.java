@@ -10,6 +10,7 @@ import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.IgnoredSettings;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.deploy.YarnResources;
 import io.skippipe.job.driver.ChunkedTraining;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
@@ -45,6 +46,7 @@ import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
+import org.apache.spark.deploy.SparkHadoopUtil;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import scala.Tuple2;
@@ -66,6 +68,9 @@ public final class SkipPipeJob {
   /** spark-submit entry point: settings come from the SparkConf ({@code --conf spark.skippipe.*}). */
   public static void main(String[] args) {
     SparkConf conf = SparkSettings.apply(new SparkConf());
+    // On YARN, before any container is requested: the GPUs asked for exist. Thrown, not exit(2):
+    // in cluster mode YARN's report then carries the message (an exit would replace it).
+    YarnResources.checkGpus(conf, SparkHadoopUtil.get().newConfiguration(conf));
     JobConfig cfg;
     RunChecks.Checked checked;
     try {
