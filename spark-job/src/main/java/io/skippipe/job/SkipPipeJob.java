@@ -79,8 +79,7 @@ public final class SkipPipeJob {
       IgnoredSettings.of(given).forEach(w -> LOG.warn(w));
       checked = RunChecks.check(cfg, conf.get("spark.master", ""), Map.of());
     } catch (ConfigException e) {
-      System.err.println("skippipe: " + e.getMessage());
-      System.exit(2);
+      refuse(conf, e);
       return;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -90,20 +89,33 @@ public final class SkipPipeJob {
       return;
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-    int exit = 0;
+    ConfigException refused = null;
     try {
       run(spark, cfg, Map.of(), System.out, checked);
     } catch (ConfigException e) { // found once Spark runs (slots): nothing was written yet
-      System.err.println("skippipe: " + e.getMessage());
-      exit = 2;
+      refused = e;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } finally {
       spark.stop();
     }
-    if (exit != 0) {
-      System.exit(exit);
+    if (refused != null) {
+      refuse(conf, refused);
     }
+  }
+
+  /**
+   * Ends the driver for a bad setting: the message without a stack trace and exit code 2 — except
+   * in cluster deploy mode, where the driver runs inside the cluster (YARN's ApplicationMaster) and
+   * an exit would replace the message in the application report with "shutdown hook called before
+   * final status was reported": there the exception itself is the report.
+   */
+  private static void refuse(SparkConf conf, ConfigException e) {
+    if ("cluster".equals(conf.get("spark.submit.deployMode", "client"))) {
+      throw e;
+    }
+    System.err.println("skippipe: " + e.getMessage());
+    System.exit(2);
   }
 
   /** The spark.skippipe.* entries of a SparkConf. */

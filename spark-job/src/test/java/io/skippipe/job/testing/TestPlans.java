@@ -52,7 +52,7 @@ public final class TestPlans {
    * exactly). Skips and swaps as in {@link #skippipe()}.
    */
   public static Plan busy() {
-    return plan("skippipe", List.of(List.of(0, 2, 5), List.of(0, 4, 2), List.of(0, 2, 4),
+    return plan("skippipe", BUSY_MODEL, List.of(List.of(0, 2, 5), List.of(0, 4, 2), List.of(0, 2, 4),
         List.of(0, 3, 5), List.of(1, 2, 3), List.of(1, 3, 2), List.of(1, 2, 4),
         List.of(1, 5, 4)), new Constraints(3, 2, 1, 4, 2, 8));
   }
@@ -63,12 +63,21 @@ public final class TestPlans {
         List.of(1, 2, 4, 5)), new Constraints(4, 0, 0, 1, 2, 4));
   }
 
+  /** {@link #MODEL} with four microbatches per data node. */
+  static final ModelSpec BUSY_MODEL = new ModelSpec("toy", "", 32, 4, 2, 1, 64, 1024, 8, 1, 2, 4,
+      4);
+
   private static Plan plan(String method, List<List<Integer>> paths, Constraints c) {
+    return plan(method, MODEL, paths, c);
+  }
+
+  private static Plan plan(String method, ModelSpec model, List<List<Integer>> paths,
+      Constraints c) {
     List<PlannedMicrobatch> mbs = new ArrayList<>();
     for (int i = 0; i < paths.size(); i++) {
       mbs.add(new PlannedMicrobatch(i, paths.get(i).get(0), 0.0, paths.get(i)));
     }
-    return new Plan(Plan.FORMAT, method, 5, cluster(), MODEL, c, STAGES, mbs, null);
+    return new Plan(Plan.FORMAT, method, 5, cluster(), model, c, STAGES, mbs, null);
   }
 
   /** The path of a microbatch as stage indices (what PathTrainer takes). */
