@@ -97,17 +97,6 @@ public record JobConfig(
             "must be in [0, " + TRAIN_LEARNING_RATE.name() + "=" + learningRate + "]",
             "give e.g. a tenth of the learning rate, or leave it empty for a constant rate");
       }
-      // the consumers' own rules, checked here so that a value the ranges above let through can
-      // never fail later inside a task
-      try { // (the parameters: a compact constructor's fields are not yet assigned)
-        new io.skippipe.model.optim.AdamWConfig(beta1, beta2, epsilon, weightDecay);
-        new io.skippipe.model.optim.LrSchedule(learningRate, minLearningRate, warmupIterations,
-            iterations);
-      } catch (IllegalArgumentException e) {
-        throw new ConfigException("spark.skippipe.train.*", e.getMessage(),
-            "the optimizer or the learning-rate schedule rejects these settings",
-            "change the train.* setting the message names");
-      }
     }
 
     /** The optimizer's hyper-parameters. */

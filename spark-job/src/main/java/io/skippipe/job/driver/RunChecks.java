@@ -7,6 +7,7 @@ import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.task.Models;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ModelSpec;
 import java.io.FileNotFoundException;
@@ -74,6 +75,12 @@ public final class RunChecks {
     }
     transfer(cfg, master);
     ModelSpec model = JobPlanning.modelSpec(cfg, uri -> read(uri, conf));
+    try {
+      Models.llama(model); // the model's own rules (heads, kv heads, dims), not only the planner's
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(ConfigKeys.MODEL.name(), cfg.model(), e.getMessage(),
+          "correct the model spec");
+    }
     RunDirectory dir = RunDirectory.inspect(cfg, modelShape(model), conf);
     if (dir.start() == RunDirectory.Start.FINISHED) {
       return new Checked(dir, null, null);
@@ -82,6 +89,13 @@ public final class RunChecks {
     if (!cfg.network().mode().equals("probe")) {
       planned = planner.apply(cfg);
       frames(cfg, planned.plan());
+    }
+    String input = cfg.data().input();
+    if (!input.isEmpty()) { // (a pattern; its files are DataPrep.check's business)
+      fileSystem(ConfigKeys.DATA_INPUT, input, path(ConfigKeys.DATA_INPUT, input), conf);
+    }
+    if (!cfg.data().tokenizer().isEmpty()) {
+      existingFile(ConfigKeys.DATA_TOKENIZER, cfg.data().tokenizer(), conf);
     }
     DataPrep.Checked data = DataPrep.check(cfg, conf, model.vocab());
     return new Checked(dir, planned, data);
