@@ -26,6 +26,8 @@ public final class SkipPipeCli {
         bench     model|convergence|e2e|transfer [--json]
           e2e: [--cluster C] [--model M] [--iterations N] [--time-scale S]
                [--pad-compute true|false]
+          transfer: [--sizes MIB,...] [--mib-per-case N] [--rounds N] [--link-mbps N]
+               [--link-latency-ms N]
       """;
 
   public static void main(String[] args) {
