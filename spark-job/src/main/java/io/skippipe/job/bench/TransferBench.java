@@ -195,6 +195,7 @@ public final class TransferBench {
       double modelSeconds = frames * EmulatedLink.transferSeconds(link, 0, 1, size)
           - (frames - 1) * link.latencySeconds(0, 1);
       double modelMBps = 2 * frames * size / 1e6 / modelSeconds;
+      dropBuffers();
       ObjectNode s = sizes.addObject();
       s.put("bytes", size);
       s.put("fraction", ratio(mbps[1], mbps[0]));
@@ -251,11 +252,34 @@ public final class TransferBench {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
+  /**
+   * The bench's own direct buffers, made once per frame size and dropped before the next size:
+   * allocating fresh ones per case would exhaust the JVM's direct memory and time its forced
+   * garbage collections instead of the transfer.
+   */
+  private static final Map<String, ByteBuffer> BUFFERS = new java.util.HashMap<>();
+
+  private static synchronized ByteBuffer buffer(String use, int size) {
+    return BUFFERS.computeIfAbsent(use + size, k -> ByteBuffer.allocateDirect(size)).duplicate()
+        .clear().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private static synchronized void dropBuffers() {
+    BUFFERS.clear();
+    System.gc(); // frees their native memory now, not during the next size's timing
+  }
+
   /** A recognisable payload: float32 i·0.5 in little-endian order, in a direct buffer. */
   private static ByteBuffer pattern(int size) {
-    ByteBuffer b = ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < size / 4; i++) {
-      b.putFloat(i * 4, i * 0.5f);
+    boolean fresh;
+    synchronized (TransferBench.class) {
+      fresh = !BUFFERS.containsKey("pattern" + size);
+    }
+    ByteBuffer b = buffer("pattern", size);
+    if (fresh) {
+      for (int i = 0; i < size / 4; i++) {
+        b.putFloat(i * 4, i * 0.5f);
+      }
     }
     return b;
   }
@@ -282,7 +306,7 @@ public final class TransferBench {
       List<Callable<Void>> jobs = new ArrayList<>();
       for (SocketChannel[] p : pairs) {
         ByteBuffer out = pattern(size);
-        ByteBuffer in = ByteBuffer.allocateDirect(size);
+        ByteBuffer in = buffer("receive" + pairs.indexOf(p) + "-", size);
         jobs.add(() -> {
           for (int i = 0; i < count; i++) {
             out.clear();
