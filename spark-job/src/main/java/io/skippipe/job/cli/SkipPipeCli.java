@@ -29,6 +29,8 @@ public final class SkipPipeCli {
           e2e: [--cluster C] [--model M] [--cost-model M2] [--iterations N] [--time-scale S]
                [--pad-compute true|false] [--runs skippipe,dtfm|METHOD:PATH_LENGTH,...]
                [--target-loss L] [--seed N]
+          transfer: [--sizes MIB,...] [--mib-per-case N] [--rounds N] [--link-mbps N]
+               [--link-latency-ms N]
       """;
 
   public static void main(String[] args) {
