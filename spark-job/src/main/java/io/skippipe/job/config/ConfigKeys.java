@@ -67,9 +67,10 @@ public final class ConfigKeys {
       "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver."
           + " It is validated like a planned one (structure, convergence rules, memory).");
   public static final Key PLAN_TUNE_PROBE = key("spark.skippipe.plan.tune.probe", "false",
-      "With plan.skipRatio=auto: also run short convergence probes on the run's data (real model,"
-          + " plan.tune.probeSteps steps per candidate path length) and choose by predicted time to"
-          + " the probes' common loss (see docs/PLANNER.md, Tuning).");
+      "With plan.skipRatio=auto: also run short convergence probes on a sample of the run's data"
+          + " (the model itself, or a same-depth proxy above 50 M parameters; plan.tune.probeSteps"
+          + " steps per path length on the frontier) and choose by predicted time to the probes'"
+          + " common loss (see docs/PLANNER.md, Tuning).");
   public static final Key PLAN_TUNE_PROBE_STEPS = key("spark.skippipe.plan.tune.probeSteps", "30",
       "Optimizer steps of each convergence probe of plan.tune.probe.");
 
