@@ -27,6 +27,8 @@ import java.nio.file.Path;
  * @param maxPositionEmbeddings longest sequence the model is meant for
  * @param bosTokenId id that starts a document
  * @param eosTokenId id that ends a document
+ * @param tieWordEmbeddings the LM head reuses the token embedding matrix ({@code
+ *     tie_word_embeddings}); the files then hold no {@code lm_head.weight}
  */
 public record HfConfig(
     int hiddenSize,
@@ -39,7 +41,8 @@ public record HfConfig(
     double ropeTheta,
     int maxPositionEmbeddings,
     int bosTokenId,
-    int eosTokenId) {
+    int eosTokenId,
+    boolean tieWordEmbeddings) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -83,6 +86,14 @@ public record HfConfig(
     }
   }
 
+  /** A config with a separate LM head ({@code tie_word_embeddings=false}). */
+  public HfConfig(int hiddenSize, int intermediateSize, int numAttentionHeads,
+      int numKeyValueHeads, int numHiddenLayers, int vocabSize, double rmsNormEps,
+      double ropeTheta, int maxPositionEmbeddings, int bosTokenId, int eosTokenId) {
+    this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
+        vocabSize, rmsNormEps, ropeTheta, maxPositionEmbeddings, bosTokenId, eosTokenId, false);
+  }
+
   /** Width of one attention head. */
   public int headDim() {
     return hiddenSize / numAttentionHeads;
@@ -102,7 +113,7 @@ public record HfConfig(
    */
   public static HfConfig from(io.skippipe.model.LlamaConfig m, int bosTokenId, int eosTokenId) {
     return new HfConfig(m.dim(), m.ffnDim(), m.heads(), m.kvHeads(), m.layers(), m.vocab(),
-        m.normEps(), m.ropeTheta(), m.seqLen(), bosTokenId, eosTokenId);
+        m.normEps(), m.ropeTheta(), m.seqLen(), bosTokenId, eosTokenId, m.tieWordEmbeddings());
   }
 
   /** The JSON object of {@code config.json}, in the key names transformers reads. */
@@ -123,7 +134,7 @@ public record HfConfig(
     o.put("hidden_act", "silu");
     o.put("attention_bias", false);
     o.put("mlp_bias", false);
-    o.put("tie_word_embeddings", false);
+    o.put("tie_word_embeddings", tieWordEmbeddings);
     o.put("torch_dtype", "float32");
     o.put("bos_token_id", bosTokenId);
     o.put("eos_token_id", eosTokenId);
@@ -162,11 +173,6 @@ public record HfConfig(
           source + " describes a " + arch.get(0).asText()
               + "; only LlamaForCausalLM is supported");
     }
-    if (o.path("tie_word_embeddings").asBoolean(false)) {
-      throw new IllegalArgumentException(
-          source + " has tie_word_embeddings=true; our models keep a separate lm_head.weight."
-              + " Untie the embeddings (copy embed_tokens into lm_head) before loading");
-    }
     int heads = required(o, "num_attention_heads", source);
     int hidden = required(o, "hidden_size", source);
     if (o.has("head_dim") && o.get("head_dim").asInt() != hidden / heads) {
@@ -175,6 +181,7 @@ public record HfConfig(
               + hidden / heads
               + "; only head_dim = hidden_size / num_attention_heads is supported");
     }
+    unsupported(o, source);
     return new HfConfig(
         hidden,
         required(o, "intermediate_size", source),
@@ -186,7 +193,8 @@ public record HfConfig(
         o.path("rope_theta").asDouble(10000.0),
         o.path("max_position_embeddings").asInt(2048),
         tokenId(o.path("bos_token_id")),
-        tokenId(o.path("eos_token_id")));
+        tokenId(o.path("eos_token_id")),
+        o.path("tie_word_embeddings").asBoolean(false));
   }
 
   /** Reads {@code config.json} from a file. */
@@ -203,6 +211,31 @@ public record HfConfig(
       return read(new java.io.ByteArrayInputStream(bytes), "config");
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Rejects the {@code LlamaForCausalLM} options our layers do not implement, which would
+   * otherwise load without error and compute a different model: rotary scaling ({@code
+   * rope_scaling}, e.g. Llama 3.1's {@code llama3} type), biases, an activation other than SiLU.
+   */
+  private static void unsupported(JsonNode o, String source) {
+    JsonNode scaling = o.path("rope_scaling");
+    if (!scaling.isMissingNode() && !scaling.isNull()) {
+      throw new IllegalArgumentException(source + " has rope_scaling " + scaling + "; SkipPipe's"
+          + " rotary embedding has no scaling (only rope_theta). Use a model without rope_scaling,"
+          + " or remove it from config.json only if you accept a different model at long context");
+    }
+    for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
+      if (o.path(bias).asBoolean(false)) {
+        throw new IllegalArgumentException(source + " has " + bias + "=true; SkipPipe's layers"
+            + " have no biases (as LLaMA). Use a model without biases");
+      }
+    }
+    String act = o.path("hidden_act").asText("silu");
+    if (!act.equals("silu")) {
+      throw new IllegalArgumentException(source + " has hidden_act " + act + "; only silu (the"
+          + " SwiGLU of LLaMA) is supported");
     }
   }
 
