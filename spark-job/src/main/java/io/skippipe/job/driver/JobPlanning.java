@@ -30,27 +30,17 @@ public final class JobPlanning {
 
   /**
    * The model the run trains: the one in {@code spark.skippipe.plan.file} when given, else the
-   * {@code spark.skippipe.model} preset or spec file.
+   * configured model fitted to the configured cluster ({@link RunModel}).
    */
   public static ModelSpec modelSpec(JobConfig cfg,
       java.util.function.Function<String, byte[]> readUri) {
-    // the bytes per activation element on the wire follow spark.skippipe.train.precision
-    return modelSpecAsGiven(cfg, readUri).withActivationBytesPerElement(
-        cfg.compute().stagePrecision().bytesPerElement());
-  }
-
-  private static ModelSpec modelSpecAsGiven(JobConfig cfg,
-      java.util.function.Function<String, byte[]> readUri) {
     if (!cfg.plan().planFile().isEmpty()) {
+      // the bytes per activation element on the wire follow spark.skippipe.train.precision
       return PlanCodec.read(new java.io.ByteArrayInputStream(
-          readUri.apply(cfg.plan().planFile()))).model();
+          readUri.apply(cfg.plan().planFile()))).model().withActivationBytesPerElement(
+              cfg.compute().stagePrecision().bytesPerElement());
     }
-    try {
-      return Presets.model(cfg.model());
-    } catch (RuntimeException e) {
-      throw new ConfigException(ConfigKeys.MODEL.name(), cfg.model(), e.getMessage(),
-          "name a preset under conf/models or a model spec JSON file");
-    }
+    return RunModel.fit(cfg, cluster(cfg), readUri).model();
   }
 
   /** The configured cluster profile (spark.skippipe.cluster), or a ConfigException naming it. */
@@ -73,8 +63,9 @@ public final class JobPlanning {
     if (!cfg.plan().planFile().isEmpty()) {
       plan = PlanCodec.read(new java.io.ByteArrayInputStream(readUri.apply(cfg.plan().planFile())));
     } else {
-      ClusterProfile cluster = measured != null ? measured : cluster(cfg);
-      ModelSpec model = modelSpec(cfg, readUri);
+      RunModel.Fit fit = RunModel.fit(cfg, measured != null ? measured : cluster(cfg), readUri);
+      ClusterProfile cluster = fit.cluster();
+      ModelSpec model = fit.model();
       PlannerConfig d = PlannerConfig.defaults(cfg.plan().method());
       boolean byLength = cfg.plan().pathLength() > 0;
       PlannerConfig pc = new PlannerConfig(cfg.plan().method(),

@@ -130,7 +130,8 @@ public final class CheckpointExport {
       step = latest.get().step();
     }
 
-    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : modelFromPlan(root, conf);
+    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : recordedModel(store, step, root,
+        conf);
     // The bundled tokenizer uses id 0 for both BOS and EOS (HfConfig.from).
     HfConfig hf = HfConfig.from(cfg, 0, 0);
     StageFiles weights = new StageFiles(store, step, hf, cfg.stages(), cfg.layersPerStage());
@@ -164,6 +165,21 @@ public final class CheckpointExport {
       files = s.map(p -> p.getFileName().toString()).sorted().toList();
     }
     return new Result(step, cfg.stages(), parameters, files);
+  }
+
+  /**
+   * The model the checkpoint records: the config in stage 0's weights file (the whole architecture,
+   * including RoPE theta, RMSNorm epsilon and tied embeddings), or, for checkpoints written before
+   * it was recorded, the run's plan.json.
+   */
+  private static LlamaConfig recordedModel(CheckpointStore store, long step, String root,
+      Configuration conf) throws IOException {
+    String stage0 = CheckpointStore.replicaFile(0, 0, StageState.WEIGHTS);
+    try (InputStream in = store.open(step, stage0)) {
+      LlamaConfig recorded = io.skippipe.model.weights.StageCheckpoint.modelOf(in,
+          StageState.where(store, step, stage0));
+      return recorded != null ? recorded : modelFromPlan(root, conf);
+    }
   }
 
   /** The model spec recorded in RUN_DIR/plan.json, RUN_DIR being the checkpoint root's parent. */
