@@ -23,7 +23,7 @@ public final class SkipPipeCli {
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
         export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
-        bench     model|convergence|e2e [--json]
+        bench     model|convergence|e2e|scale [--json]
           e2e: [--cluster C] [--model M] [--iterations N] [--time-scale S]
                [--pad-compute true|false]
       """;
@@ -49,11 +49,14 @@ public final class SkipPipeCli {
         if (rest.length > 0 && (rest[0].equals("model") || rest[0].equals("convergence"))) {
           return ModelBench.run(rest, System.out, System.err);
         }
+        if (rest.length > 0 && rest[0].equals("scale")) {
+          return io.skippipe.job.bench.ScaleBench.run(rest, System.out, System.err);
+        }
         if (rest.length > 0 && rest[0].equals("e2e")) {
           return io.skippipe.job.bench.E2eBench.run(rest, System.out, System.err);
         }
         System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
-            + "; known: model, convergence, e2e");
+            + "; known: model, convergence, e2e, scale");
         return 2;
       default:
         System.err.println("skippipe: unknown command '" + args[0] + "'.\n" + USAGE);
