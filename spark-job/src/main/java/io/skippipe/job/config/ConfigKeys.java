@@ -48,11 +48,21 @@ public final class ConfigKeys {
 
   // --- model, cluster and plan --------------------------------------------------------------------
   public static final Key MODEL = key("spark.skippipe.model", "llama-tiny",
-      "Model spec: a preset name under conf/models or a path to a model spec JSON.");
+      "Model spec: a preset name under conf/models or a path to a model spec JSON. With model.init"
+          + " it gives only the workload (seqLen, samplesPerMicrobatch, microbatchesPerDataNode).");
   public static final Key CLUSTER = key("spark.skippipe.cluster", "laptop-geo-12",
       "Cluster profile: a preset under conf/clusters or a path; its nodes map onto the executors' task slots.");
   public static final Key DEVICE = key("spark.skippipe.device", "auto",
       "Where each stage's tensors live: auto = the GPU Spark assigned to the task (resource 'gpu'), else the CPU; cpu; gpu (fails at preflight without a GPU or with a CPU-only libtorch).");
+  public static final Key MODEL_INIT = key("spark.skippipe.model.init", "",
+      "Start from a Hugging Face LlamaForCausalLM folder (Hadoop URI or path): its config.json gives"
+          + " the architecture, each stage loads only its layers from the (sharded) safetensors, and"
+          + " its tokenizer.json is the run's tokenizer unless data.tokenizer is set; empty ="
+          + " random init from the seed. The folder must stay readable while the run may resume.");
+  public static final Key MODEL_LAYERS_PER_STAGE = key("spark.skippipe.model.layersPerStage", "0",
+      "Decoder layers per pipeline stage; 0 = layers / the cluster's stage count (when that does not"
+          + " divide, the divisor of the layers nearest the stage count, with the cluster's nodes"
+          + " regrouped into that many stages; a warning says so).");
   public static final Key PLAN_METHOD = key("spark.skippipe.plan.method", "skippipe",
       "Planner method: skippipe | skippipe-no-tc2 | dtfm-skip | dtfm.");
   public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "",

@@ -17,6 +17,7 @@ public record JobConfig(
     String runSecret,
     long seed,
     String model,
+    ModelSettings modelSettings,
     String cluster,
     PlanSettings plan,
     NetworkSettings network,
@@ -189,11 +190,13 @@ public record JobConfig(
         s.intIn(NETWORK_PROBE_PINGS, 1, 1000),
         s.intIn(NETWORK_PROBE_PING_BYTES, 0, 1 << 20),
         s.intIn(NETWORK_PROBE_TIMEOUT_MS, 1, 3_600_000));
+    ModelSettings modelSettings = new ModelSettings(s.string(MODEL_INIT),
+        s.intIn(MODEL_LAYERS_PER_STAGE, 0, 1 << 20));
     DataSettings data = new DataSettings(
         s.string(DATA_INPUT),
         s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),
         s.string(DATA_JSON_FIELD),
-        s.string(DATA_TOKENIZER),
+        modelSettings.tokenizer(s.string(DATA_TOKENIZER)),
         s.oneOf(DATA_TEXT_DOCUMENT, "file", "paragraph", "line"),
         s.longIn(DATA_SPLIT_BYTES, 4096, 1L << 40),
         s.intIn(DATA_MAX_RECORD_BYTES, 1024, 1 << 30),
@@ -237,7 +240,7 @@ public record JobConfig(
         s.oneOf(TRAIN_PRECISION, "fp32", "bf16"),
         s.bool(TRAIN_ACTIVATION_CHECKPOINTING));
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
-        Long.MAX_VALUE), model, cluster, plan, network, data, train, checkpoint, transfer,
+        Long.MAX_VALUE), model, modelSettings, cluster, plan, network, data, train, checkpoint, transfer,
         compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)));
   }
 }

@@ -58,8 +58,8 @@ public final class JobPlanning {
 
   /**
    * The model the run trains: the one in {@code spark.skippipe.plan.file} when given, else the
-   * {@code spark.skippipe.model} preset or spec file; its bytes per activation element follow
-   * {@code spark.skippipe.train.precision}.
+   * configured model fitted to the configured cluster ({@link RunModel}); its bytes per activation
+   * element follow {@code spark.skippipe.train.precision}.
    */
   public static ModelSpec modelSpec(JobConfig cfg, Function<String, byte[]> readUri) {
     ModelSpec given;
@@ -72,7 +72,7 @@ public final class JobPlanning {
             e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
       }
     } else {
-      given = model(cfg);
+      given = RunModel.fit(cfg, cluster(cfg), readUri).model();
     }
     return given.withActivationBytesPerElement(cfg.compute().stagePrecision().bytesPerElement());
   }
@@ -108,8 +108,9 @@ public final class JobPlanning {
             e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
       }
     } else {
-      ClusterProfile cluster = measured != null ? measured : cluster(cfg);
-      ModelSpec model = modelSpec(cfg, readUri);
+      RunModel.Fit fit = RunModel.fit(cfg, measured != null ? measured : cluster(cfg), readUri);
+      ClusterProfile cluster = fit.cluster();
+      ModelSpec model = fit.model();
       key = ConfigKeys.PLAN_METHOD.name();
       source = cfg.plan().method();
       try {

@@ -332,8 +332,10 @@ public final class ScheduleFollower {
       throws IOException {
     long d = plan.model().dim();
     long bt = values.length / d;
-    box.transport().send(Block.ofValues(type, wireType, box.transport().run(), iteration, mb,
-        node, to, values, bt / seqLen, seqLen, d));
+    Block block = Block.ofValues(type, wireType, box.transport().run(), iteration, mb, node, to,
+        values, bt / seqLen, seqLen, d);
+    ActivationTraffic.sent(block.header().payloadBytes());
+    box.transport().send(block);
   }
 
   /**

@@ -81,7 +81,7 @@ public final class StageTask {
     try {
       ComputeThreads.apply(ComputeThreads.resolve(cfg.train().intraOpThreads(),
           org.apache.spark.TaskContext.get()));
-      reused = prepareStage(spec, slot, plan, node, stageIndex, replica, store);
+      reused = prepareStage(spec, slot, plan, node, stageIndex, replica, store, hadoop);
       ExecutorSlots.CachedStage st = slot.cached;
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
       Map<Integer, String> pins = new HashMap<>();
@@ -156,7 +156,8 @@ public final class StageTask {
    * JVM-cached stage was reused.
    */
   private static boolean prepareStage(ChunkSpec spec, ExecutorSlots.Slot slot, Plan plan, int node,
-      int stageIndex, int replica, CheckpointStore store) throws IOException {
+      int stageIndex, int replica, CheckpointStore store, Configuration hadoop)
+      throws IOException {
     ExecutorSlots.CachedStage c = slot.cached;
     long startStep = spec.firstIteration();
     if (c != null && c.node() == node && c.stage() == stageIndex
@@ -168,8 +169,8 @@ public final class StageTask {
       c.close();
       slot.cached = null;
     }
-    LlamaConfig llama = Models.llama(plan.model());
     JobConfig cfg = spec.config();
+    LlamaConfig llama = ModelInit.llama(cfg, plan.model(), hadoop);
     ai.djl.Device device = DevicePlacement.resolve(cfg.compute().device(),
         org.apache.spark.TaskContext.get());
     DevicePlacement.check(device);
@@ -180,6 +181,8 @@ public final class StageTask {
     try {
       if (spec.resumeStep() >= 0) {
         StageState.load(store, spec.resumeStep(), stageIndex, 0, model, opt);
+      } else {
+        ModelInit.loadWeights(cfg, model, hadoop); // spark.skippipe.model.init, if set
       }
     } catch (IOException | RuntimeException e) {
       opt.close();
