@@ -5,15 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 class ModelBenchTest {
 
@@ -75,20 +76,26 @@ class ModelBenchTest {
     assertTrue(Arrays.stream(omit).allMatch(s -> s >= 1 && s < 6));
   }
 
+  /** The model benchmarks as {@code bin/skippipe bench} registers them. */
+  @Command(name = "bench", subcommands = {StageThroughputBench.class, ConvergenceBench.class})
+  static final class Bench {}
+
   static String[] run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int rc = ModelBench.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new String[] {Integer.toString(rc), out.toString(StandardCharsets.UTF_8),
-        err.toString(StandardCharsets.UTF_8)};
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int rc = new CommandLine(new Bench()).setOut(new PrintWriter(out, true))
+        .setErr(new PrintWriter(err, true)).execute(args);
+    return new String[] {Integer.toString(rc), out.toString(), err.toString()};
   }
 
   @Test
   void badInputExitsTwoWithAMessage() {
     String[] r = run("model", "--batch", "zero");
     assertEquals("2", r[0]);
-    assertTrue(r[2].contains("--batch is 'zero'"), r[2]);
+    assertTrue(r[2].contains("'--batch': 'zero'"), r[2]);
+    r = run("model", "--batch", "0");
+    assertEquals("2", r[0]);
+    assertTrue(r[2].contains("--batch is 0"), r[2]);
     r = run("convergence", "--path-length", "9");
     assertEquals("2", r[0]);
     assertTrue(r[2].contains("--path-length 9"), r[2]);
@@ -96,7 +103,7 @@ class ModelBenchTest {
     assertEquals("2", r[0]);
     r = run("model", "--frobnicate");
     assertEquals("2", r[0]);
-    assertTrue(r[2].contains("unknown option '--frobnicate'"), r[2]);
+    assertTrue(r[2].contains("Unknown option: '--frobnicate'"), r[2]);
   }
 
   @Test

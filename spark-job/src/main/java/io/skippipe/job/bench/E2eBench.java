@@ -16,13 +16,19 @@ import io.skippipe.scheduler.timeline.Span;
 import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe bench e2e [--json] [--cluster C] [--model M] [--iterations N]
@@ -40,8 +46,35 @@ import org.apache.spark.sql.SparkSession;
  * output counts the compute spans that overran their padded length ({@code padOverruns}): when
  * that is not near 0 the time scale is too small for the machine.
  */
-public final class E2eBench {
-  private E2eBench() {}
+@Command(name = "e2e", sortOptions = false, sortSynopsis = false,
+    description = "Train one model on one emulated cluster with skippipe and with dtfm paths; "
+        + "measured vs predicted iteration time and the block transfer's throughput.")
+public final class E2eBench implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--json", order = 1, description = "Print one JSON object.")
+  boolean json;
+
+  @Option(names = "--cluster", paramLabel = "C", order = 2,
+      description = "Cluster profile preset or file (default: ${DEFAULT-VALUE}).")
+  String cluster = "laptop-geo-12";
+
+  @Option(names = "--model", paramLabel = "M", order = 3,
+      description = "Model preset or file (default: ${DEFAULT-VALUE}).")
+  String model = "llama-tiny";
+
+  @Option(names = "--iterations", paramLabel = "N", order = 4,
+      description = "Iterations per method, the first excluded from the mean "
+          + "(default: ${DEFAULT-VALUE}).")
+  int iterations = 4;
+
+  @Option(names = "--time-scale", paramLabel = "S", order = 5,
+      description = "Modelled seconds are multiplied by S (default: ${DEFAULT-VALUE}).")
+  double timeScale = 10.0;
+
+  @Option(names = "--pad-compute", paramLabel = "true|false", order = 6, arity = "1",
+      description = "Pad compute to its modelled time x S (default: ${DEFAULT-VALUE}).")
+  boolean padCompute = true;
 
   /** The benchmark's arguments; defaults are the documented run. */
   record Options(boolean json, String cluster, String model, int iterations, double timeScale,
@@ -57,139 +90,86 @@ public final class E2eBench {
             "give e.g. --time-scale 10 (modelled seconds are multiplied by it)");
       }
     }
-
-    static Options parse(String[] args) {
-      boolean json = false;
-      String cluster = "laptop-geo-12";
-      String model = "llama-tiny";
-      int iterations = 4;
-      double timeScale = 10.0;
-      boolean pad = true;
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (i == 0 && a.equals("e2e")) {
-          continue;
-        }
-        if (a.equals("--json")) {
-          json = true;
-          continue;
-        }
-        if (!List.of("--cluster", "--model", "--iterations", "--time-scale", "--pad-compute")
-            .contains(a)) {
-          throw new ConfigException(a, a, "is not an option of bench e2e",
-              "use --json, --cluster C, --model M, --iterations N, --time-scale S,"
-                  + " --pad-compute true|false");
-        }
-        if (i + 1 >= args.length) {
-          throw new ConfigException(a, "", "needs a value", "write " + a + " VALUE");
-        }
-        String v = args[++i];
-        try {
-          switch (a) {
-            case "--cluster" -> cluster = v;
-            case "--model" -> model = v;
-            case "--iterations" -> iterations = Integer.parseInt(v);
-            case "--time-scale" -> timeScale = Double.parseDouble(v);
-            default -> {
-              if (!v.equals("true") && !v.equals("false")) {
-                throw new ConfigException(a, v, "must be true or false",
-                    "write --pad-compute true (the faithful emulation) or false (real compute)");
-              }
-              pad = Boolean.parseBoolean(v);
-            }
-          }
-        } catch (NumberFormatException e) {
-          throw new ConfigException(a, v, "must be a number", "write e.g. " + a
-              + (a.equals("--iterations") ? " 4" : " 10"));
-        }
-      }
-      return new Options(json, cluster, model, iterations, timeScale, pad);
-    }
   }
 
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o;
+  /** The validated options of this command line. */
+  Options options() {
+    return new Options(json, cluster, model, iterations, timeScale, padCompute);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    return run(options(), spec.commandLine().getOut());
+  }
+
+  /** Runs the benchmark; returns the exit code. */
+  static int run(Options o, PrintWriter out) throws Exception {
+    ObjectMapper mapper = new ObjectMapper();
+    ObjectNode root = mapper.createObjectNode();
+    root.put("profile", o.cluster());
+    root.put("model", o.model());
+    root.put("iterations", o.iterations());
+    root.put("timeScale", o.timeScale());
+    root.put("padCompute", o.padCompute());
+    TransferBench.Result transfer = TransferBench.run(64, 1 << 20);
+    int nodes = io.skippipe.scheduler.profile.Presets.cluster(o.cluster()).size();
+    root.put("master", "local[" + nodes + "]");
+    SparkConf conf = SparkSettings.local(new SparkConf().setMaster("local[" + nodes + "]")
+        .setAppName("skippipe-bench-e2e"));
+    SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+    double[] measured = new double[2];
     try {
-      o = Options.parse(args);
-    } catch (ConfigException e) {
-      err.println("skippipe bench e2e: " + e.getMessage());
-      return 2;
-    }
-    try {
-      ObjectMapper mapper = new ObjectMapper();
-      ObjectNode root = mapper.createObjectNode();
-      root.put("profile", o.cluster());
-      root.put("model", o.model());
-      root.put("iterations", o.iterations());
-      root.put("timeScale", o.timeScale());
-      root.put("padCompute", o.padCompute());
-      TransferBench.Result transfer = TransferBench.run(64, 1 << 20);
-      int nodes = io.skippipe.scheduler.profile.Presets.cluster(o.cluster()).size();
-      root.put("master", "local[" + nodes + "]");
-      SparkConf conf = SparkSettings.local(new SparkConf().setMaster("local[" + nodes + "]")
-          .setAppName("skippipe-bench-e2e"));
-      SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-      double[] measured = new double[2];
-      try {
-        String[] methods = {"skippipe", "dtfm"};
-        for (int i = 0; i < 2; i++) {
-          Map<String, String> m = new HashMap<>();
-          String runDir = "runs/bench-e2e/" + methods[i];
-          m.put("spark.skippipe.run.dir", runDir);
-          m.put("spark.skippipe.plan.method", methods[i]);
-          m.put("spark.skippipe.cluster", o.cluster());
-          m.put("spark.skippipe.model", o.model());
-          m.put("spark.skippipe.network.mode", "emulated");
-          m.put("spark.skippipe.network.timeScale", "" + o.timeScale());
-          m.put("spark.skippipe.network.padCompute", "" + o.padCompute());
-          m.put("spark.skippipe.train.iterations", "" + o.iterations());
-          m.put("spark.skippipe.train.chunkIterations", "" + o.iterations());
-          m.put("spark.skippipe.checkpoint.resume", "false");
-          m.put("spark.skippipe.metrics.progress", "false");
-          SkipPipeJob.Summary s = SkipPipeJob.run(spark, JobConfig.parse(m), Map.of(),
-              new PrintStream(OutputStream.nullOutputStream()));
-          List<RunMetrics.IterationRow> after = s.iterations().subList(1, s.iterations().size());
-          measured[i] = after.stream().mapToDouble(RunMetrics.IterationRow::seconds).average()
-              .orElse(Double.NaN);
-          double pipeline = after.stream().mapToDouble(RunMetrics.IterationRow::pipelineSeconds)
-              .average().orElse(Double.NaN);
-          double predicted = s.predictedIterationSeconds() * o.timeScale();
-          ObjectNode n = root.putObject(methods[i]);
-          n.put("measuredIterationSeconds", measured[i]);
-          n.put("predictedIterationSeconds", predicted);
-          n.put("measuredOverPredicted", measured[i] / predicted);
-          n.put("measuredPipelineSeconds", pipeline);
-          n.put("pipelineOverPredicted", pipeline / predicted);
-          n.put("firstIterationSeconds", s.iterations().get(0).seconds());
-          spanStats(Path.of(s.runDir()), o, s.iterations().size(), n);
-        }
-      } finally {
-        spark.stop();
+      String[] methods = {"skippipe", "dtfm"};
+      for (int i = 0; i < 2; i++) {
+        Map<String, String> m = new HashMap<>();
+        String runDir = "runs/bench-e2e/" + methods[i];
+        m.put("spark.skippipe.run.dir", runDir);
+        m.put("spark.skippipe.plan.method", methods[i]);
+        m.put("spark.skippipe.cluster", o.cluster());
+        m.put("spark.skippipe.model", o.model());
+        m.put("spark.skippipe.network.mode", "emulated");
+        m.put("spark.skippipe.network.timeScale", "" + o.timeScale());
+        m.put("spark.skippipe.network.padCompute", "" + o.padCompute());
+        m.put("spark.skippipe.train.iterations", "" + o.iterations());
+        m.put("spark.skippipe.train.chunkIterations", "" + o.iterations());
+        m.put("spark.skippipe.checkpoint.resume", "false");
+        m.put("spark.skippipe.metrics.progress", "false");
+        SkipPipeJob.Summary s = SkipPipeJob.run(spark, JobConfig.parse(m), Map.of(),
+            new PrintStream(OutputStream.nullOutputStream()));
+        List<RunMetrics.IterationRow> after = s.iterations().subList(1, s.iterations().size());
+        measured[i] = after.stream().mapToDouble(RunMetrics.IterationRow::seconds).average()
+            .orElse(Double.NaN);
+        double pipeline = after.stream().mapToDouble(RunMetrics.IterationRow::pipelineSeconds)
+            .average().orElse(Double.NaN);
+        double predicted = s.predictedIterationSeconds() * o.timeScale();
+        ObjectNode n = root.putObject(methods[i]);
+        n.put("measuredIterationSeconds", measured[i]);
+        n.put("predictedIterationSeconds", predicted);
+        n.put("measuredOverPredicted", measured[i] / predicted);
+        n.put("measuredPipelineSeconds", pipeline);
+        n.put("pipelineOverPredicted", pipeline / predicted);
+        n.put("firstIterationSeconds", s.iterations().get(0).seconds());
+        spanStats(Path.of(s.runDir()), o, s.iterations().size(), n);
       }
-      root.put("ratio", measured[0] / measured[1]);
-      root.put("pipelineRatio", root.get("skippipe").get("measuredPipelineSeconds").asDouble()
-          / root.get("dtfm").get("measuredPipelineSeconds").asDouble());
-      root.put("predictedRatio", root.get("skippipe").get("predictedIterationSeconds").asDouble()
-          / root.get("dtfm").get("predictedIterationSeconds").asDouble());
-      ObjectNode t = root.putObject("transfer");
-      t.put("blockMBps", transfer.blockMBps());
-      t.put("rawSocketMBps", transfer.rawSocketMBps());
-      t.put("fraction", transfer.fraction());
-      t.put("bytes", transfer.bytes());
-      if (o.json()) {
-        out.println(root.toString());
-      } else {
-        out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
-      }
-      return 0;
-    } catch (ConfigException | io.skippipe.scheduler.plan.PlanningException e) {
-      err.println("skippipe bench e2e: " + e.getMessage());
-      return 2;
-    } catch (Exception e) {
-      err.println("skippipe bench e2e failed: " + e);
-      e.printStackTrace(err);
-      return 1;
+    } finally {
+      spark.stop();
     }
+    root.put("ratio", measured[0] / measured[1]);
+    root.put("pipelineRatio", root.get("skippipe").get("measuredPipelineSeconds").asDouble()
+        / root.get("dtfm").get("measuredPipelineSeconds").asDouble());
+    root.put("predictedRatio", root.get("skippipe").get("predictedIterationSeconds").asDouble()
+        / root.get("dtfm").get("predictedIterationSeconds").asDouble());
+    ObjectNode t = root.putObject("transfer");
+    t.put("blockMBps", transfer.blockMBps());
+    t.put("rawSocketMBps", transfer.rawSocketMBps());
+    t.put("fraction", transfer.fraction());
+    t.put("bytes", transfer.bytes());
+    if (o.json()) {
+      out.println(root.toString());
+    } else {
+      out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+    }
+    return 0;
   }
 
   /**
