@@ -8,6 +8,7 @@ import io.skippipe.model.data.Corpus;
 import io.skippipe.model.data.MicrobatchReader;
 import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.data.TextTokenizer;
+import io.skippipe.model.eval.OmissionEval;
 import io.skippipe.model.eval.Perplexity;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
@@ -109,18 +110,10 @@ public final class ConvergenceBench implements Callable<Integer> {
       train = PackedDataset.of(tok, Corpus.trainDocuments(), model.seqLen());
       valid = PackedDataset.of(tok, Corpus.validationDocuments(), model.seqLen());
     }
-    List<int[]> evalSeqs = new ArrayList<>();
-    for (int i = 0; i < Math.min(evalSequences, valid.size()); i++) {
-      // evenly spread over the held-out split, not just its first document
-      evalSeqs.add(valid.sequence((int) ((long) i * valid.size() / Math.min(evalSequences,
-          valid.size()))));
-    }
+    List<int[]> evalSeqs = Perplexity.spread(valid, evalSequences);
     List<int[]> valid4 = SkipPaths.enumerate(stages, pathLength, 2, 1, 2, 4);
-    SplittableRandom omitRng = new SplittableRandom(seed ^ 0x0A17L);
-    List<int[]> omitted = new ArrayList<>();
-    for (int r = 0; r < omitSubsets; r++) {
-      omitted.add(SkipPaths.omittedSubset(stages, stages / 2, omitRng));
-    }
+    List<int[]> omitted = OmissionEval.halfSubsets(stages, omitSubsets,
+        new SplittableRandom(seed ^ 0x0A17L));
     double prepSeconds = (System.nanoTime() - t0) / 1e9;
 
     ObjectNode result = new ObjectMapper().createObjectNode();

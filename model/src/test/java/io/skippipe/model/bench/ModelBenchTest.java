@@ -71,9 +71,13 @@ class ModelBenchTest {
     // Drawing is seeded and reproducible, and the omitted subsets never contain stage 0.
     assertEquals(Arrays.toString(SkipPaths.draw(paths, new SplittableRandom(3))),
         Arrays.toString(SkipPaths.draw(paths, new SplittableRandom(3))));
-    int[] omit = SkipPaths.omittedSubset(6, 3, new SplittableRandom(4));
-    assertEquals(3, omit.length);
-    assertTrue(Arrays.stream(omit).allMatch(s -> s >= 1 && s < 6));
+    List<int[]> omits = io.skippipe.model.eval.OmissionEval.halfSubsets(6, 20,
+        new SplittableRandom(4));
+    assertEquals(10, omits.size(), "C(5,3) distinct subsets, no more");
+    for (int[] omit : omits) {
+      assertEquals(3, omit.length);
+      assertTrue(Arrays.stream(omit).allMatch(s -> s >= 1 && s < 6));
+    }
   }
 
   /** The model benchmarks as {@code bin/skippipe bench} registers them. */

@@ -33,6 +33,7 @@ import picocli.CommandLine.HelpCommand;
         CompareCommand.class,
         TimelineCommand.class,
         TrainCommand.class,
+        EvalCommand.class,
         ExportCommand.class,
         BenchCommand.class,
         HelpCommand.class,
@@ -46,7 +47,13 @@ public final class SkipPipeCli {
 
   /** Runs one command line; returns its exit code. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    return commandLine(out, err).execute(args);
+    CommandLine cl = commandLine(out, err);
+    try {
+      return cl.execute(args);
+    } finally {
+      cl.getOut().flush();
+      cl.getErr().flush();
+    }
   }
 
   /** The configured command tree (for tests: its specs list every command and option). */

@@ -4,21 +4,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
-import io.skippipe.job.checkpoint.StageState;
+import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.stage.StageModel;
-import io.skippipe.model.weights.Safetensors;
 import io.skippipe.scheduler.profile.ModelSpec;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -230,24 +226,8 @@ public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageMode
    */
   public static List<StageModel> loadStages(String root, long step, LlamaConfig cfg)
       throws IOException {
-    HadoopCheckpointStore store = new HadoopCheckpointStore(root, HadoopConfs.current());
-    List<StageModel> stages = new ArrayList<>();
-    try {
-      for (int s = 0; s < cfg.stages(); s++) {
-        byte[] b = store.read(step, s, 0, StageState.WEIGHTS);
-        Safetensors.Contents c = Safetensors.read(new ByteArrayInputStream(b), b.length,
-            root + "/step-" + step + "/stage-" + s + "/replica-0/" + StageState.WEIGHTS);
-        Map<String, float[]> weights = new LinkedHashMap<>();
-        c.tensors().forEach((k, v) -> weights.put(k, v.data()));
-        StageModel m = StageModel.create(cfg, s, 0L);
-        stages.add(m);
-        m.importWeights(weights);
-      }
-    } catch (IOException | RuntimeException e) {
-      stages.forEach(StageModel::close);
-      throw e;
-    }
-    return stages;
+    return LoadedModel.load(new LoadedModel.CheckpointStep(root, step, cfg), null,
+        HadoopConfs.current()).stages();
   }
 
   /**

@@ -27,7 +27,7 @@ class CliTest {
   private static final Path ROOT = Path.of(System.getProperty("skippipe.repo.root"));
   private static final Pattern INVOCATION = Pattern.compile("bin/skippipe((?: [^`|\\n#]*)?)");
 
-  private record Result(int code, String out, String err) {}
+  record Result(int code, String out, String err) {}
 
   static Result run(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
