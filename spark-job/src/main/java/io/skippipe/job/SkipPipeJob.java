@@ -11,9 +11,11 @@ import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
 import io.skippipe.job.driver.ProbeProfile;
 import io.skippipe.job.driver.RunMetrics;
+import io.skippipe.job.eval.TrainingEval;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.job.task.ExecutorSlots;
+import io.skippipe.job.task.Models;
 import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
@@ -101,6 +103,7 @@ public final class SkipPipeJob {
           uri -> read(uri, conf));
       Plan plan = planned.plan();
       checkSlots(jsc, plan.nodeCount());
+      TrainingEval eval = TrainingEval.create(cfg, Models.llama(plan.model()), hadoop, out);
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
       Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
@@ -110,7 +113,7 @@ public final class SkipPipeJob {
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
           tokens, out, cfg.progress());
-      outcome = ChunkedTraining.train(jsc, setup, store, metrics::afterChunk);
+      outcome = ChunkedTraining.train(jsc, setup, store, metrics::afterChunk, eval::afterCommit);
     } finally {
       ExecutorSlots.close(run); // local mode: the driver JVM holds the slots
     }

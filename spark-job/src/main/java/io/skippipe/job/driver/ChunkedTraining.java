@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +48,15 @@ public final class ChunkedTraining {
    */
   public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
       Consumer<List<ChunkResult>> afterChunk) throws IOException {
+    return train(jsc, setup, store, afterChunk, step -> {});
+  }
+
+  /**
+   * {@link #train(JavaSparkContext, RunSetup, CheckpointStore, Consumer)}, calling {@code
+   * afterCommit} with each step right after its commit (before retention prunes older steps).
+   */
+  public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
+      Consumer<List<ChunkResult>> afterChunk, LongConsumer afterCommit) throws IOException {
     JobConfig cfg = setup.config();
     int total = cfg.train().iterations();
     int chunkSize = cfg.train().chunkIterations();
@@ -94,6 +104,7 @@ public final class ChunkedTraining {
           store.writeDriverFile(s, "cursor.json", ("{\"iteration\":" + s + ",\"seed\":"
               + cfg.seed() + "}").getBytes(StandardCharsets.UTF_8));
           store.commit(s, setup.planHash());
+          afterCommit.accept(s);
         }
       }
       store.retain(cfg.checkpoint().keep());
