@@ -34,6 +34,7 @@ import picocli.CommandLine.HelpCommand;
         TimelineCommand.class,
         TrainCommand.class,
         EvalCommand.class,
+        GenerateCommand.class,
         ExportCommand.class,
         BenchCommand.class,
         HelpCommand.class,

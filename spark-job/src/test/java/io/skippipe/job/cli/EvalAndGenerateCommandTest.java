@@ -20,6 +20,7 @@ import io.skippipe.model.data.MicrobatchReader;
 import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.data.TextTokenizer;
 import io.skippipe.model.eval.Perplexity;
+import io.skippipe.model.infer.Generator;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
@@ -51,9 +52,11 @@ import org.junit.jupiter.api.io.TempDir;
  * PathTrainer and written in the runtime's checkpoint format): its all-stage perplexity equals the
  * MLlib model's and {@link Perplexity}'s on the same tokens, every omitted-stage number equals a
  * direct computation on the model with those stages removed from the list, the exported Hugging
- * Face folder evaluates the same, and bad input exits 2 naming the fix.
+ * Face folder evaluates the same, and bad input exits 2 naming the fix. {@code bin/skippipe
+ * generate} on the same checkpoint: greedy output is deterministic and equals the {@link
+ * Generator} on independently loaded stages.
  */
-class EvalCommandTest {
+class EvalAndGenerateCommandTest {
   @RegisterExtension static LocalSparkExtension spark = LocalSparkExtension.local(2);
   @TempDir static Path dir;
   static final LlamaConfig CFG = Models.llama(TestPlans.MODEL);
@@ -198,6 +201,51 @@ class EvalCommandTest {
     for (int i = 0; i < fromFolder.get("omitted").size(); i++) {
       assertEquals(fromCheckpoint.get("omitted").get(i).get("meanNll").asDouble(),
           fromFolder.get("omitted").get(i).get("meanNll").asDouble(), 1e-6);
+    }
+  }
+
+  @Test
+  void generateIsDeterministicWhenGreedyAndEqualsTheGeneratorOnTheSameWeights() throws Exception {
+    String[] args = {"generate", "--checkpoint", root, "--prompt", "And God said", "--temperature",
+        "0", "--max-new-tokens", "6", "--json"};
+    CliTest.Result a = CliTest.run(args);
+    assertEquals(0, a.code(), a.err());
+    CliTest.Result b = CliTest.run(args);
+    JsonNode j = new ObjectMapper().readTree(a.out());
+    assertEquals(j.get("tokens"), new ObjectMapper().readTree(b.out()).get("tokens"));
+    assertEquals(STEP, j.get("step").asLong());
+    assertTrue(j.get("tokensPerSecond").asDouble() > 0, a.out());
+    int[] prompt;
+    int[] want;
+    try (TextTokenizer tok = TextTokenizer.bundled()) {
+      int[] text = tok.encode("And God said");
+      prompt = new int[text.length + 1];
+      prompt[0] = tok.eosId();
+      System.arraycopy(text, 0, prompt, 1, text.length);
+      try (Generator g = new Generator(loaded, Set.of())) {
+        want = g.generate(prompt, new Generator.Settings(6, 0, 40, 1, tok.eosId())).tokens();
+      }
+      assertEquals(tok.decode(want), j.get("text").asText());
+    }
+    int[] got = new int[j.get("tokens").size()];
+    for (int i = 0; i < got.length; i++) {
+      got[i] = j.get("tokens").get(i).asInt();
+    }
+    assertTrue(Arrays.equals(want, got), Arrays.toString(want) + " vs " + Arrays.toString(got));
+
+    CliTest.Result text = CliTest.run("generate", "--checkpoint", root, "--prompt", "And God",
+        "--omit-stages", "2", "--max-new-tokens", "3", "--seed", "5");
+    assertEquals(0, text.code(), text.err());
+    assertTrue(text.out().startsWith("And God") && text.out().contains("tokens/s")
+        && text.out().contains("stages [2] omitted"), text.out());
+    for (String[] bad : new String[][] {{"--omit-stages", "0"}, {"--temperature", "-1"},
+        {"--omit-stages", "9"}}) {
+      List<String> line = new ArrayList<>(List.of("generate", "--checkpoint", root, "--prompt",
+          "x"));
+      line.addAll(List.of(bad));
+      CliTest.Result r = CliTest.run(line.toArray(String[]::new));
+      assertEquals(2, r.code(), line + ": " + r.err());
+      assertFalse(r.err().contains("\tat "), r.err());
     }
   }
 
