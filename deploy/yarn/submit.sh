@@ -3,7 +3,7 @@
 # driver in the ApplicationMaster, training text read from HDFS and the run directory (plan.json,
 # checkpoints, metrics, traces) written to HDFS.
 #
-# Prerequisites (docs/OPERATIONS.md): Spark 4.1 / Java 17 on the gateway host, YARN with GPU scheduling
+# Prerequisites (docs/OPERATIONS.md): Spark 4.2 / Java 17 on the gateway host, YARN with GPU scheduling
 # (yarn.io/gpu) and GPU isolation, the executors' DJL CUDA natives available offline, and
 #   mvn -B package -DskipTests   ->   spark-job/target/skippipe-spark-job-0.1.0-SNAPSHOT-dist.jar
 # copied to HDFS once (spark-submit would otherwise upload the 130 MB jar with every submit):

@@ -20,6 +20,10 @@ import java.util.List;
  * layersPerStage} is SkipPipe's stage size: stage s holds layers [s*L, (s+1)*L); stage 0 also holds
  * the token embedding, the final norm and the LM head.
  *
+ * <p>{@code tieWordEmbeddings} (HF {@code tie_word_embeddings}): the LM head reuses the token
+ * embedding matrix instead of a separate {@code lm_head.weight}; both live on stage 0, so tying
+ * needs no communication.
+ *
  * <p>Presets live in {@code conf/models/NAME.json} ({@code llama-tiny}, {@code llama-500m}, {@code
  * llama-1.5b}, {@code llama-8b}); extra keys in those files (scheduler-only fields such as {@code
  * samplesPerMicrobatch}) are ignored here.
@@ -34,7 +38,8 @@ public record LlamaConfig(
     int seqLen,
     int layersPerStage,
     double normEps,
-    double ropeTheta) {
+    double ropeTheta,
+    boolean tieWordEmbeddings) {
 
   /** HF's default {@code rms_norm_eps} for LLaMA-2-style models. */
   public static final double DEFAULT_NORM_EPS = 1e-5;
@@ -102,6 +107,34 @@ public record LlamaConfig(
     }
   }
 
+  /** A config with a separate LM head ({@code tieWordEmbeddings = false}). */
+  public LlamaConfig(
+      int dim,
+      int layers,
+      int heads,
+      int kvHeads,
+      int ffnDim,
+      int vocab,
+      int seqLen,
+      int layersPerStage,
+      double normEps,
+      double ropeTheta) {
+    this(dim, layers, heads, kvHeads, ffnDim, vocab, seqLen, layersPerStage, normEps, ropeTheta,
+        false);
+  }
+
+  /** The same model cut into stages of {@code layersPerStage} layers. */
+  public LlamaConfig withLayersPerStage(int layersPerStage) {
+    return new LlamaConfig(dim, layers, heads, kvHeads, ffnDim, vocab, seqLen, layersPerStage,
+        normEps, ropeTheta, tieWordEmbeddings);
+  }
+
+  /** The same model trained on sequences of {@code seqLen} tokens. */
+  public LlamaConfig withSeqLen(int seqLen) {
+    return new LlamaConfig(dim, layers, heads, kvHeads, ffnDim, vocab, seqLen, layersPerStage,
+        normEps, ropeTheta, tieWordEmbeddings);
+  }
+
   /** A config with HF's default {@code normEps} and {@code ropeTheta}. */
   public static LlamaConfig of(
       int dim,
@@ -164,7 +197,7 @@ public record LlamaConfig(
     }
   }
 
-  /** Total number of parameters of the whole model (untied embedding and LM head, no biases). */
+  /** Total number of parameters of the whole model (no biases; the head counted once if tied). */
   public long parameterCount() {
     long hd = headDim();
     long perLayer =
@@ -173,7 +206,7 @@ public record LlamaConfig(
             + 2L * kvHeads * hd * dim
             + (long) dim * heads * hd
             + 3L * ffnDim * dim;
-    return perLayer * layers + 2L * vocab * dim + dim;
+    return perLayer * layers + (tieWordEmbeddings ? 1L : 2L) * vocab * dim + dim;
   }
 
   /** Reads a model spec JSON (the {@code conf/models} format); unknown keys are ignored. */
@@ -209,7 +242,8 @@ public record LlamaConfig(
         required(n, "seqLen", source),
         required(n, "layersPerStage", source),
         n.has("normEps") ? n.get("normEps").asDouble() : DEFAULT_NORM_EPS,
-        n.has("ropeTheta") ? n.get("ropeTheta").asDouble() : DEFAULT_ROPE_THETA);
+        n.has("ropeTheta") ? n.get("ropeTheta").asDouble() : DEFAULT_ROPE_THETA,
+        n.path("tieWordEmbeddings").asBoolean(false));
   }
 
   /**

@@ -14,7 +14,8 @@ import java.util.SplittableRandom;
  * model.embed_tokens.weight} first; then for each layer of the stage, in layer order, {@code
  * input_layernorm, self_attn.q_proj, self_attn.k_proj, self_attn.v_proj, self_attn.o_proj,
  * post_attention_layernorm, mlp.gate_proj, mlp.up_proj, mlp.down_proj}; then for stage 0 {@code
- * model.norm.weight} and {@code lm_head.weight}. The whole-model order is stage 0's embedding, all
+ * model.norm.weight} and {@code lm_head.weight} (absent when the config ties the embeddings: the
+ * head then reuses {@code model.embed_tokens.weight}). The whole-model order is stage 0's embedding, all
  * layers 0..N-1, then the norm and head (HF's {@code state_dict} order).
  *
  * <p>Initialisation: each parameter draws from its own {@link SplittableRandom} seeded by a mix of
@@ -112,10 +113,13 @@ public final class ParameterLayout {
         new Param(p + "mlp.down_proj.weight", new long[] {d, f}, false));
   }
 
+  /** The final norm and, unless the embeddings are tied, the LM head. */
   private static List<Param> head(LlamaConfig cfg) {
-    return List.of(
-        new Param("model.norm.weight", new long[] {cfg.dim()}, true),
-        new Param("lm_head.weight", new long[] {cfg.vocab(), cfg.dim()}, false));
+    Param norm = new Param("model.norm.weight", new long[] {cfg.dim()}, true);
+    if (cfg.tieWordEmbeddings()) {
+      return List.of(norm);
+    }
+    return List.of(norm, new Param("lm_head.weight", new long[] {cfg.vocab(), cfg.dim()}, false));
   }
 
   /** 64-bit FNV-1a of the UTF-8 bytes of {@code s}. */

@@ -1,7 +1,10 @@
 package io.skippipe.job;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.checkpoint.CheckpointStore;
-import io.skippipe.job.checkpoint.HadoopCheckpointStore;
+import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.JobConfig;
@@ -9,7 +12,9 @@ import io.skippipe.job.config.Settings;
 import io.skippipe.job.driver.ChunkedTraining;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
+import io.skippipe.job.driver.MetricsLog;
 import io.skippipe.job.driver.ProbeProfile;
+import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.eval.TrainingEval;
 import io.skippipe.job.spark.HadoopConfs;
@@ -19,8 +24,10 @@ import io.skippipe.job.task.Models;
 import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.trace.RunTrace;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
+import io.skippipe.scheduler.profile.ModelSpec;
 import io.skippipe.scheduler.profile.ProfileJson;
 import java.io.IOException;
 import java.io.InputStream;
@@ -47,6 +54,8 @@ import scala.Tuple2;
  * in chunks → report. Each phase is one call; DESIGN.md §6 describes them.
  */
 public final class SkipPipeJob {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private SkipPipeJob() {}
 
   /** What a run produced. */
@@ -58,20 +67,35 @@ public final class SkipPipeJob {
   public static void main(String[] args) {
     SparkConf conf = SparkSettings.apply(new SparkConf());
     JobConfig cfg;
+    RunDirectory dir;
     try {
       cfg = JobConfig.from(Settings.of(skippipeKeys(conf)));
+      dir = inspect(cfg, Map.of());
     } catch (ConfigException e) {
       System.err.println("skippipe: " + e.getMessage());
       System.exit(2);
       return;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (dir.start() == RunDirectory.Start.FINISHED) {
+      finished(dir, cfg, System.out);
+      return;
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+    int exit = 0;
     try {
-      run(spark, cfg, Map.of(), System.out);
+      run(spark, cfg, Map.of(), System.out, dir);
+    } catch (ConfigException e) { // a refusal found by the run's own checks: nothing was written
+      System.err.println("skippipe: " + e.getMessage());
+      exit = 2;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } finally {
       spark.stop();
+    }
+    if (exit != 0) {
+      System.exit(exit);
     }
   }
 
@@ -86,46 +110,99 @@ public final class SkipPipeJob {
     return m;
   }
 
+  /**
+   * The checks of the run directory that need no Spark (cheap enough to run before a session
+   * starts): refuses a run that may not go into it, and tells a finished run apart.
+   *
+   * @throws ConfigException naming the key, the value, the rule and the fix
+   */
+  public static RunDirectory inspect(JobConfig cfg, Map<String, String> hadoop)
+      throws IOException {
+    Configuration conf = HadoopConfs.current(hadoop);
+    ModelSpec model = JobPlanning.modelSpec(cfg, uri -> read(uri, conf));
+    return RunDirectory.inspect(cfg, modelShape(model), conf);
+  }
+
   /** Runs the job on a session; {@code hadoop} adds Hadoop keys (tests), normally empty. */
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
+    return run(spark, cfg, hadoop, out, inspect(cfg, hadoop));
+  }
+
+  /** Runs the job on a session, given the run directory {@link #inspect} found. */
+  public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
+      PrintStream out, RunDirectory dir) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Configuration conf = HadoopConfs.current(hadoop);
+    // 1. every check that may refuse the run, before anything is written
+    if (dir.start() == RunDirectory.Start.FINISHED) {
+      return finished(dir, cfg, out);
+    }
+    JobPlanning.PlannedRun planned = cfg.network().mode().equals("probe") ? null
+        : JobPlanning.plan(cfg, uri -> read(uri, conf));
+    checkSlots(jsc, planned != null ? planned.plan().nodeCount()
+        : JobPlanning.cluster(cfg).size());
+    // 2. the run directory holds this run from here on
+    dir.begin();
+    RunTrace.writeNetwork(dir.fs(), dir.path(), cfg); // the timeline's time scale
     String run = "run-" + UUID.randomUUID();
     byte[] secret = secret(cfg);
-    ChunkedTraining.Outcome outcome;
-    JobPlanning.PlannedRun planned;
+    long startStep = dir.resumeFrom().map(Commit::step).orElse(0L);
+    MetricsLog log = new MetricsLog(dir.fs(), dir.path());
     RunMetrics metrics;
-    CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(), conf);
+    ChunkedTraining.Outcome outcome;
     try {
       Probed probed = probe(jsc, cfg, run, secret, conf, out);
-      planned = JobPlanning.plan(cfg, probed == null ? null : probed.profile(),
-          uri -> read(uri, conf));
+      if (probed != null) {
+        planned = JobPlanning.plan(cfg, probed.profile(), uri -> read(uri, conf));
+      }
       Plan plan = planned.plan();
-      checkSlots(jsc, plan.nodeCount());
       TrainingEval eval = TrainingEval.create(cfg, Models.llama(plan.model()), hadoop, out);
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
       Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
-      ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, secret, shards, hadoop,
-          probed == null ? null : probed.result().nodes());
+      ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,
+          hadoop, probed == null ? null : probed.result().nodes());
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
-          tokens, out, cfg.progress());
-      outcome = ChunkedTraining.train(jsc, setup, store, metrics::afterChunk, eval::afterCommit);
+          tokens, out, cfg.progress(), log.resumeAt(startStep), log);
+      if (startStep > 0) {
+        out.printf("resuming run %s from its commit at step %d%n", dir.identity().lineage(),
+            startStep);
+      }
+      outcome = ChunkedTraining.train(jsc, setup, dir.store(), metrics::afterChunk,
+          eval::afterCommit);
     } finally {
       ExecutorSlots.close(run); // local mode: the driver JVM holds the slots
     }
-    Plan plan = planned.plan();
-    write(cfg.runDir() + "/metrics/iterations.jsonl", lines(metrics.iterationLines()), conf);
-    write(cfg.runDir() + "/trace/measured-spans.jsonl", lines(metrics.spanLines()), conf);
     Summary s = new Summary(cfg.runDir(), planned.hash(), outcome.firstStep(), outcome.lastStep(),
-        outcome.failedAttempts(), metrics.rows(), plan.iterationSeconds(),
-        store.latest().map(c -> store.root() + "/" + CheckpointStore.stepDir(c.step()))
-            .orElse("none"));
+        outcome.failedAttempts(), metrics.rows(), planned.plan().iterationSeconds(),
+        dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()));
     report(s, cfg, out);
     return s;
+  }
+
+  /** A resubmitted run that already reached train.iterations: a successful no-op. */
+  public static Summary finished(RunDirectory dir, JobConfig cfg, PrintStream out) {
+    long step = dir.resumeFrom().orElseThrow().step();
+    String checkpoint = dir.store().root() + "/" + CheckpointStore.stepDir(step);
+    out.printf("run %s in %s already finished: its newest commit is step %d (%s=%d); nothing to"
+        + " do. Raise %s to train further, or set %s=true to start over.%n",
+        dir.identity().lineage(), cfg.runDir(), step, ConfigKeys.TRAIN_ITERATIONS.name(),
+        cfg.train().iterations(), ConfigKeys.TRAIN_ITERATIONS.name(),
+        ConfigKeys.RUN_OVERWRITE.name());
+    return new Summary(cfg.runDir(), dir.resumeFrom().get().planHash(), step, step, 0,
+        List.of(), Double.NaN, checkpoint);
+  }
+
+  /** What a run's checkpoints must agree on to be resumed: the shapes of the weights. */
+  static JsonNode modelShape(ModelSpec m) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("dim", m.dim()).put("layers", m.layers()).put("heads", m.heads())
+        .put("kvHeads", m.kvHeads()).put("ffnDim", m.ffnDim()).put("vocab", m.vocab())
+        .put("layersPerStage", m.layersPerStage());
+    return o;
   }
 
   private static void checkSlots(JavaSparkContext jsc, int nodes) {
@@ -185,8 +262,8 @@ public final class SkipPipeJob {
   }
 
   private static ChunkedTraining.RunSetup rendezvous(JavaSparkContext jsc, JobConfig cfg,
-      JobPlanning.PlannedRun planned, String run, byte[] secret, Map<Integer, String> shards,
-      Map<String, String> hadoop, List<SlotAddress> probed) {
+      JobPlanning.PlannedRun planned, String run, RunDirectory dir, byte[] secret,
+      Map<Integer, String> shards, Map<String, String> hadoop, List<SlotAddress> probed) {
     List<SlotAddress> slots = new ArrayList<>(probed != null ? probed
         : Rendezvous.run(jsc, planned.plan().nodeCount(), run, cfg.transfer(), secret));
     slots.sort(Comparator.comparing(SlotAddress::executorId).thenComparing(SlotAddress::slot));
@@ -196,8 +273,9 @@ public final class SkipPipeJob {
       roles.put(slots.get(node).key(), node);
       peers.put(node, slots.get(node));
     }
-    return new ChunkedTraining.RunSetup(run, planned.json(), planned.hash(), roles, peers, secret,
-        cfg, cfg.checkpointRoot(), shards, hadoop);
+    return new ChunkedTraining.RunSetup(run, dir.identity().lineage(), dir.resumeFrom(),
+        dir.identity().originMicros(), planned.json(), planned.hash(), roles, peers, secret, cfg,
+        cfg.checkpointRoot(), shards, hadoop);
   }
 
   private static byte[] secret(JobConfig cfg) {
@@ -226,12 +304,8 @@ public final class SkipPipeJob {
     out.println("  steps " + s.firstStep() + " -> " + s.lastStep() + ", failed chunk attempts "
         + s.failedAttempts());
     out.println("  checkpoint: " + s.checkpoint());
-    out.println("  metrics: " + s.runDir() + "/metrics/iterations.jsonl, trace: " + s.runDir()
-        + "/trace/measured-spans.jsonl");
-  }
-
-  private static String lines(List<String> l) {
-    return l.isEmpty() ? "" : String.join("\n", l) + "\n";
+    out.println("  metrics: " + s.runDir() + "/" + MetricsLog.ITERATIONS + ", trace: "
+        + s.runDir() + "/" + MetricsLog.TRACE_DIR + "/");
   }
 
   private static byte[] read(String uri, Configuration conf) {

@@ -97,14 +97,20 @@ public final class StageThroughputBench implements Callable<Integer> {
       for (int i = 0; i < ids.length; i++) {
         ids[i] = (i * 31) % m.vocab();
       }
+      java.util.List<Integer> all = new java.util.ArrayList<>();
+      for (int k = 0; k < warmup + iters; k++) {
+        all.add(k);
+      }
+      s.zeroGradients(all); // one "iteration" of warmup + iters microbatches, in id order
       for (int k = -warmup; k < iters; k++) {
         long t0 = System.nanoTime();
+        int mb = k + warmup;
         if (stage == 0) {
-          s.forwardTokens(k, ids);
+          s.forwardTokens(mb, ids);
         } else {
-          s.forward(k, hidden);
+          s.forward(mb, hidden);
         }
-        s.backward(k, grad);
+        s.backward(mb, grad);
         long t1 = System.nanoTime();
         try (NDArray y = x.matMul(w)) {
           y.toFloatArray(); // force completion and copy out, as the stage's host API does

@@ -22,8 +22,9 @@ import java.util.Map;
  * <p>RMSNorm weights (1-D) get no weight decay, as is usual for LLaMA training. State: {@code m}
  * ({@code exp_avg}) and {@code v} ({@code exp_avg_sq}) per parameter, plus the step count. {@link
  * #exportState()} keys them {@code "<hf name>.exp_avg"} and {@code "<hf name>.exp_avg_sq"}. The
- * state lives in the optimizer's own manager; gradients are not zeroed by the step (call {@link
- * StageModel#zeroGradients()}).
+ * state lives in the optimizer's own manager. The step reads the stage's summed gradients ({@link
+ * StageModel#accumulatedGradients()}, which throws while an expected microbatch is missing) and
+ * does not zero them (the next {@link StageModel#zeroGradients} does).
  */
 public final class AdamW implements AutoCloseable {
   /** Suffix of the first-moment state keys. */
@@ -79,11 +80,13 @@ public final class AdamW implements AutoCloseable {
     float stepSize = (float) (lr / bias1);
     float sqrtBias2 = (float) Math.sqrt(bias2);
     synchronized (stageModel) {
+      Map<String, NDArray> grads = stageModel.accumulatedGradients();
       AutogradAdapter.withoutGrad(
           () -> {
             for (Map.Entry<String, NDArray> e : stageModel.parameters().entrySet()) {
               update(
                   e.getValue(),
+                  grads.get(e.getKey()),
                   expAvg.get(e.getKey()),
                   expAvgSq.get(e.getKey()),
                   lr,
@@ -93,12 +96,14 @@ public final class AdamW implements AutoCloseable {
             }
             return null;
           });
+      stageModel.parametersUpdated();
     }
     step = t;
   }
 
   private void update(
       NDArray param,
+      NDArray grad,
       NDArray m,
       NDArray v,
       double lr,
@@ -106,10 +111,9 @@ public final class AdamW implements AutoCloseable {
       float stepSize,
       float sqrtBias2) {
     try (NDManager tmp = manager.newSubManager()) {
-      NDArray grad = param.getGradient();
-      grad.attach(tmp);
-      // g = clipScale · grad
+      // g = clipScale · grad (grad is the stage's live sum: results attached to tmp)
       NDArray g = grad.mul(clipScale);
+      g.attach(tmp);
       // decoupled weight decay on matrices: p ← p · (1 − lr·λ)
       if (param.getShape().dimension() > 1 && config.weightDecay() > 0) {
         param.muli((float) (1 - lr * config.weightDecay()));

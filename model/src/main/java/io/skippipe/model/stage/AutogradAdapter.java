@@ -1,8 +1,10 @@
 package io.skippipe.model.stage;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -30,8 +32,8 @@ public final class AutogradAdapter {
   /** The whole-array index ("...") for in-place copies. */
   private static final NDIndex ALL = new NDIndex("...");
 
-  /** Whether {@link #pinIntraOpThreads()} already ran on this thread. */
-  private static final ThreadLocal<Boolean> THREADS_PINNED = ThreadLocal.withInitial(() -> false);
+  /** The intra-op thread count applied to this thread (0: none applied yet). */
+  private static final ThreadLocal<Integer> PINNED_THREADS = ThreadLocal.withInitial(() -> 0);
 
   private AutogradAdapter() {}
 
@@ -57,31 +59,73 @@ public final class AutogradAdapter {
   }
 
   /**
-   * Applies {@code -Dai.djl.pytorch.num_threads} to the calling thread, once per thread.
+   * Applies {@code -Dai.djl.pytorch.num_threads} to the calling thread, unless this thread already
+   * has a count ({@link #pinIntraOpThreads(int)} or an earlier call). Every stage and optimizer
+   * call runs it, so tests and the single-process tools get the property's count everywhere.
    *
    * <p>Why: DJL applies the property on the thread that loads the engine; OpenMP keeps the thread
    * count per thread, so a stage driven from another thread (a Spark task, an executor) would
    * otherwise use the OMP default, and a varying number of threads in a reduction changes the float
    * sums (probe: a 25-step training run on a second thread drifted from the main thread's).
+   *
+   * @throws IllegalArgumentException when the property is not a positive integer
    */
   public static void pinIntraOpThreads() {
-    if (THREADS_PINNED.get()) {
+    if (PINNED_THREADS.get() > 0) {
       return;
     }
-    THREADS_PINNED.set(true);
     String n = System.getProperty("ai.djl.pytorch.num_threads");
-    if (n != null && !n.isBlank()) {
-      try {
-        JniUtils.setNumThreads(Integer.parseInt(n.trim()));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(
-            "ai.djl.pytorch.num_threads="
-                + n
-                + " is not an integer; set it to the number of"
-                + " intra-op threads per stage, e.g. 1 or 2.",
-            e);
-      }
+    if (n == null || n.isBlank()) {
+      ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch before the JNI call
+      PINNED_THREADS.set(JniUtils.getNumThreads());
+      return;
     }
+    int threads;
+    try {
+      threads = Integer.parseInt(n.trim());
+    } catch (NumberFormatException e) {
+      threads = -1;
+    }
+    if (threads < 1) {
+      throw new IllegalArgumentException(
+          "ai.djl.pytorch.num_threads="
+              + n
+              + " is not a positive integer; set it to the number of"
+              + " intra-op threads per stage, e.g. 1 or 2.");
+    }
+    pinIntraOpThreads(threads);
+  }
+
+  /**
+   * Sets libtorch's intra-op thread count for the calling thread to {@code threads} (OpenMP keeps
+   * it per thread) and records it, so later stage calls on this thread keep it. A Spark task calls
+   * this first with {@code spark.skippipe.train.intraOpThreads}; results are bitwise reproducible
+   * only between runs with the same count (a reduction split over a different number of threads
+   * adds in a different order).
+   *
+   * @param threads intra-op threads, {@code >= 1}
+   * @throws IllegalArgumentException when {@code threads < 1}
+   */
+  public static void pinIntraOpThreads(int threads) {
+    if (threads < 1) {
+      throw new IllegalArgumentException(
+          "intra-op thread count "
+              + threads
+              + " must be >= 1 (spark.skippipe.train.intraOpThreads or"
+              + " -Dai.djl.pytorch.num_threads); use 1 for reproducible small models or the cores"
+              + " per task");
+    }
+    if (PINNED_THREADS.get() != threads) {
+      ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch before the JNI call
+      JniUtils.setNumThreads(threads);
+      PINNED_THREADS.set(threads);
+    }
+  }
+
+  /** The intra-op thread count applied to the calling thread (after pinning it if needed). */
+  public static int intraOpThreads() {
+    pinIntraOpThreads();
+    return PINNED_THREADS.get();
   }
 
   /**
@@ -104,34 +148,57 @@ public final class AutogradAdapter {
     leaf.setRequiresGradient(true);
   }
 
-  /** Copies the accumulated gradient of {@code leaf} to the host, closing the wrapper. */
+  /** Copies the gradient of {@code leaf} to the host as float32, closing the wrapper. */
   public static float[] readGradient(NDArray leaf) {
     try (NDArray g = leaf.getGradient()) {
-      return g.toFloatArray();
+      return toHostFloats(g);
     }
   }
 
-  /** Sum of squares of {@code leaf}'s gradient, accumulated in double on the host side. */
-  public static double gradientSumOfSquares(NDArray leaf) {
-    try (NDArray g = leaf.getGradient();
-        NDArray sq = g.square();
-        NDArray sum = sq.sum()) {
-      return sum.getFloat();
+  /**
+   * A host copy of {@code a} as float32, whatever its type (bf16 widens exactly) and device (the
+   * one place a stage's arrays cross to the host).
+   */
+  public static float[] toHostFloats(NDArray a) {
+    if (a.getDataType() == DataType.FLOAT32 && a.getDevice().equals(Device.cpu())) {
+      return a.toFloatArray();
     }
+    return withoutGrad(
+        () -> {
+          try (NDManager tmp = a.getManager().newSubManager(Device.cpu())) {
+            NDArray host = a.toDevice(Device.cpu(), true);
+            host.attach(tmp);
+            NDArray f32 = host.toType(DataType.FLOAT32, true);
+            f32.attach(tmp);
+            return f32.toFloatArray();
+          }
+        });
   }
 
-  /** Sets {@code leaf}'s gradient to zero in place (multiplies by 0; NaN/inf stay NaN). */
+  /** Sum of squares of {@code a}'s entries (computed in its dtype, returned as double). */
+  public static double sumOfSquares(NDArray a) {
+    return withoutGrad(
+        () -> {
+          try (NDManager tmp = a.getManager().newSubManager()) {
+            NDArray sq = a.square();
+            sq.attach(tmp);
+            NDArray sum = sq.sum();
+            sum.attach(tmp);
+            return (double) sum.getFloat();
+          }
+        });
+  }
+
+  /** Sets {@code leaf}'s gradient to zero in place (NaN and inf included). */
   public static void zeroGradient(NDArray leaf) {
-    try (NDArray g = leaf.getGradient()) {
-      g.muli(0f);
-    }
-  }
-
-  /** Overwrites {@code leaf}'s gradient with {@code values} (row-major, same element count). */
-  public static void writeGradient(NDArray leaf, float[] values) {
-    try (NDArray g = leaf.getGradient()) {
-      assign(g, values);
-    }
+    withoutGrad(
+        () -> {
+          try (NDManager tmp = leaf.getManager().newSubManager();
+              NDArray g = leaf.getGradient()) {
+            g.set(ALL, tmp.zeros(new Shape(), g.getDataType()));
+          }
+          return null;
+        });
   }
 
   /**
@@ -169,7 +236,7 @@ public final class AutogradAdapter {
           () -> {
             NDArray sum = leaf.sum();
             sum.attach(tmp);
-            NDArray one = tmp.ones(sum.getShape());
+            NDArray one = tmp.ones(sum.getShape(), sum.getDataType());
             backward(sum, one);
             return null;
           });

@@ -3,21 +3,12 @@ package io.skippipe.model.stage;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.nn.core.Embedding;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.ParameterLayout;
-import io.skippipe.model.layers.Attention;
-import io.skippipe.model.layers.AttentionConstants;
-import io.skippipe.model.layers.DecoderLayer;
-import io.skippipe.model.layers.RmsNorm;
-import io.skippipe.model.layers.Rotary;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.HashMap;
+import java.util.Collection;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,7 +41,8 @@ import java.util.Set;
  *
  * <p>Each forward opens a {@link MicrobatchScope} keyed by the microbatch id; several may be in
  * flight, forwards and backwards interleaved in any order, up to {@code maxInFlight} (the node's
- * memory cap). Parameter gradients accumulate across backwards until {@link #zeroGradients()}.
+ * memory cap). Parameter gradients of an iteration are summed over its microbatches in ascending
+ * microbatch id, whatever order the calls come in ({@link #zeroGradients(Collection)}).
  * Methods are {@code synchronized}: one stage runs one task at a time; different stages may run on
  * different threads of one JVM (grad mode is per thread, see {@link AutogradAdapter}).
  *
@@ -60,84 +52,92 @@ import java.util.Set;
  * {@link ParameterLayout#forStage}'s order, and {@link #flatGradients()} concatenates the gradients
  * in that order.
  *
+ * <h2>The parts</h2>
+ *
+ * {@link StageParameters} (float32 master weights, compute weights, weight I/O), {@link StageGraph}
+ * (the math), {@link MicrobatchScope} (what a microbatch keeps between forward and backward), {@link
+ * GradientAccumulator} (gradients summed in microbatch order). {@link StageOptions} choose the
+ * device, the precision ({@link Precision}), activation checkpointing and the memory cap.
+ *
  * <p>Shape legend: B batch (sequences per microbatch), T sequence length ({@code config.seqLen()}),
  * D model channels, V vocabulary.
  */
 public final class StageModel implements AutoCloseable {
   /** No cap on microbatches in flight. */
-  public static final int UNLIMITED = Integer.MAX_VALUE;
+  public static final int UNLIMITED = StageOptions.UNLIMITED;
 
   private final LlamaConfig config;
   private final int stage;
-  private final int maxInFlight;
+  private final StageOptions options;
   private final NDManager manager;
-  private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
-  private final List<ParameterLayout.Param> layout;
-  private final List<DecoderLayer> layers = new ArrayList<>();
-  private final NDArray embedTokens;
-  private final NDArray finalNorm;
-  private final NDArray lmHead;
-  private final Map<Integer, AttentionConstants> constantsByLength = new HashMap<>();
   private final Set<NDArray> resident = AutogradAdapter.identitySet();
+  private final StageParameters weights;
+  private final StageGraph graph;
+  private final GradientAccumulator gradients;
   private final Map<Integer, MicrobatchScope> inFlight = new LinkedHashMap<>();
 
-  private StageModel(LlamaConfig config, int stage, long seed, int maxInFlight, Device device) {
+  private StageModel(LlamaConfig config, int stage, long seed, StageOptions options) {
     config.checkStage(stage);
-    if (maxInFlight < 1) {
-      throw new IllegalArgumentException(
-          "maxInFlight "
-              + maxInFlight
-              + " must be >= 1 (microbatches a stage may hold between "
-              + "forward and backward); use the node's memory cap or StageModel.UNLIMITED.");
-    }
     this.config = config;
     this.stage = stage;
-    this.maxInFlight = maxInFlight;
-    this.manager = NDManager.newBaseManager(device, "PyTorch");
+    this.options = options;
+    this.manager = NDManager.newBaseManager(options.device(), "PyTorch");
     this.manager.setName("stage-" + stage);
-    this.layout = ParameterLayout.forStage(config, stage);
-    for (ParameterLayout.Param p : layout) {
-      NDArray a = AutogradAdapter.owned(manager, p.initialValues(seed), new Shape(p.shape()));
-      a.setName(p.name());
-      AutogradAdapter.requireGradient(a);
-      params.put(p.name(), a);
-      resident.add(a);
-    }
-    for (NDArray a : params.values()) {
-      AutogradAdapter.materializeGradient(a, manager);
-    }
-    int first = config.firstLayer(stage);
-    for (int l = first; l < first + config.layersPerStage(); l++) {
-      layers.add(DecoderLayer.bind(l, params, config.heads(), config.kvHeads(), config.normEps()));
-    }
-    this.embedTokens = params.get("model.embed_tokens.weight");
-    this.finalNorm = params.get("model.norm.weight");
-    this.lmHead = params.get("lm_head.weight");
+    this.weights = new StageParameters(config, stage, seed, options.precision(), manager, resident);
+    this.graph =
+        new StageGraph(config, stage, options.precision(), weights.compute(), manager, resident);
+    this.gradients = new GradientAccumulator(stage, manager, weights.compute(), phases(config));
     AutogradAdapter.adoptStrays(manager, resident, null);
+  }
+
+  /**
+   * Which backward writes each parameter's gradient: the final norm and LM head get theirs from the
+   * loss, everything else from the stage's backward; a tied embedding from both.
+   */
+  private static Map<String, Set<GradientAccumulator.Phase>> phases(LlamaConfig config) {
+    Map<String, Set<GradientAccumulator.Phase>> phases = new LinkedHashMap<>();
+    for (ParameterLayout.Param p : ParameterLayout.forModel(config)) {
+      String name = p.name();
+      Set<GradientAccumulator.Phase> ph = EnumSet.noneOf(GradientAccumulator.Phase.class);
+      if (name.equals("model.norm.weight") || name.equals("lm_head.weight")) {
+        ph.add(GradientAccumulator.Phase.LOSS);
+      } else {
+        ph.add(GradientAccumulator.Phase.BACKWARD);
+      }
+      if (name.equals("model.embed_tokens.weight") && config.tieWordEmbeddings()) {
+        ph.add(GradientAccumulator.Phase.LOSS);
+      }
+      phases.put(name, ph);
+    }
+    return phases;
   }
 
   /** Stage {@code stage} of {@code config}, initialised deterministically from {@code seed}. */
   public static StageModel create(LlamaConfig config, int stage, long seed) {
-    return new StageModel(config, stage, seed, UNLIMITED, Device.cpu());
+    return create(config, stage, seed, StageOptions.defaults());
   }
 
   /** As {@link #create(LlamaConfig, int, long)} with a cap on microbatches in flight. */
   public static StageModel create(LlamaConfig config, int stage, long seed, int maxInFlight) {
-    return new StageModel(config, stage, seed, maxInFlight, Device.cpu());
+    return create(config, stage, seed, StageOptions.defaults().withMaxInFlight(maxInFlight));
   }
 
   /**
-   * As {@link #create(LlamaConfig, int, long, int)} on {@code device} (e.g. {@code Device.gpu(0)}
-   * where DJL's CUDA natives are installed; tests and the embedded default run on the CPU).
+   * Stage {@code stage} of {@code config} initialised from {@code seed}, run as {@code options} say
+   * (device, precision, activation checkpointing, memory cap).
    */
-  public static StageModel create(
-      LlamaConfig config, int stage, long seed, int maxInFlight, Device device) {
-    return new StageModel(config, stage, seed, maxInFlight, device);
+  public static StageModel create(LlamaConfig config, int stage, long seed, StageOptions options) {
+    return new StageModel(config, stage, seed, options);
   }
 
   /** The device holding this stage's parameters and activations. */
   public Device device() {
     return manager.getDevice();
+  }
+
+  /** How this stage runs. */
+  public StageOptions options() {
+    return options;
   }
 
   /** The model configuration. */
@@ -151,37 +151,30 @@ public final class StageModel implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Host-buffer API
+  // Host-buffer API: forward keeps what backward needs, backward mirrors it
 
   /**
    * Stage 0's forward: embeds {@code inputIds} ({@code [B,T]}, ids in [0, vocab)) and runs stage
-   * 0's layers. Returns the hidden state {@code [B,T,D]}; keeps the graph for {@link #backward}.
+   * 0's layers. Returns the hidden state {@code [B,T,D]} (bf16 values in {@link Precision#BF16}).
    */
   public synchronized float[] forwardTokens(int microbatch, int[] inputIds) {
     requireStageZero("forwardTokens");
     int batch = batchOf(inputIds.length, config.seqLen(), "inputIds", "B*T");
     checkIds(inputIds, "input id");
-    MicrobatchScope scope = open(microbatch);
-    try {
-      return AutogradAdapter.withGrad(
-          () -> {
-            NDArray idsBT =
-                AutogradAdapter.owned(
-                    scope.manager(), toLong(inputIds), new Shape(batch, config.seqLen()));
-            NDArray outBTD = applyLayers(embed(idsBT));
-            scope.setOutput(outBTD);
-            AutogradAdapter.adoptStrays(manager, resident, scope.manager());
-            return outBTD.toFloatArray();
-          });
-    } catch (RuntimeException e) {
-      abort(microbatch);
-      throw e;
-    }
+    return forwardInScope(
+        microbatch,
+        scope -> {
+          NDArray idsBT =
+              AutogradAdapter.owned(
+                  scope.manager(), toLong(inputIds), new Shape(batch, config.seqLen()));
+          scope.setInput(idsBT);
+          return graph.applyLayers(graph.embed(idsBT));
+        });
   }
 
   /**
    * Forward of a stage other than 0: {@code hiddenIn [B,T,D]} → hidden out {@code [B,T,D]}, keeping
-   * the graph for {@link #backward}.
+   * what {@link #backward} needs (the graph, or only the input under activation checkpointing).
    */
   public synchronized float[] forward(int microbatch, float[] hiddenIn) {
     if (stage == 0) {
@@ -189,29 +182,21 @@ public final class StageModel implements AutoCloseable {
           "stage 0 starts a microbatch from token ids: call forwardTokens, not forward");
     }
     int batch = batchOf(hiddenIn.length, config.seqLen() * config.dim(), "hiddenIn", "B*T*D");
-    MicrobatchScope scope = open(microbatch);
-    try {
-      return AutogradAdapter.withGrad(
-          () -> {
-            NDArray inBTD = AutogradAdapter.owned(scope.manager(), hiddenIn, hiddenShape(batch));
-            AutogradAdapter.requireGradient(inBTD);
-            scope.setInput(inBTD);
-            NDArray outBTD = applyLayers(inBTD);
-            scope.setOutput(outBTD);
-            AutogradAdapter.adoptStrays(manager, resident, scope.manager());
-            return outBTD.toFloatArray();
-          });
-    } catch (RuntimeException e) {
-      abort(microbatch);
-      throw e;
-    }
+    return forwardInScope(
+        microbatch,
+        scope -> {
+          NDArray inBTD = graph.hiddenIn(scope.manager(), hiddenIn, hiddenShape(batch));
+          AutogradAdapter.requireGradient(inBTD);
+          scope.setInput(inBTD);
+          return graph.applyLayers(inBTD);
+        });
   }
 
   /**
    * Stage 0, when microbatch {@code microbatch} returns: final norm → LM head → mean next-token
-   * cross-entropy against {@code targets [B,T]}; back-propagates {@code lossScale · loss} through
-   * the norm and head at once (their gradients accumulate) and returns the unscaled loss with the
-   * gradient w.r.t. {@code hiddenIn}. Does not touch the microbatch's forward scope.
+   * cross-entropy (float32) against {@code targets [B,T]}; back-propagates {@code lossScale ·
+   * loss} through the norm and head at once and returns the unscaled loss with the gradient w.r.t.
+   * {@code hiddenIn}. Does not touch the microbatch's forward scope.
    */
   public synchronized LossResult lossAndBackwardStart(
       int microbatch, float[] hiddenIn, int[] targets, float lossScale) {
@@ -228,19 +213,21 @@ public final class StageModel implements AutoCloseable {
               + "; pass B*T targets (tokens 1..T).");
     }
     checkIds(targets, "target id");
+    gradients.checkExpected(microbatch, GradientAccumulator.Phase.LOSS);
     try (NDManager head = manager.newSubManager()) {
       LossResult result =
           AutogradAdapter.withGrad(
               () -> {
-                NDArray inBTD = AutogradAdapter.owned(head, hiddenIn, hiddenShape(batch));
+                NDArray inBTD = graph.hiddenIn(head, hiddenIn, hiddenShape(batch));
                 AutogradAdapter.requireGradient(inBTD);
                 NDArray targetsBT =
                     AutogradAdapter.owned(head, toLong(targets), new Shape(batch, config.seqLen()));
-                NDArray loss = meanCrossEntropy(logits(inBTD), targetsBT);
+                NDArray loss = CrossEntropy.mean(graph.logits(inBTD), targetsBT);
                 float lossValue = loss.getFloat();
                 AutogradAdapter.backward(loss, AutogradAdapter.ownedScalar(head, lossScale));
-                float[] grad = AutogradAdapter.readGradient(inBTD);
-                return new LossResult(lossValue, grad);
+                gradients.collect(microbatch, GradientAccumulator.Phase.LOSS);
+                return new LossResult(
+                    lossValue, options.precision().round(AutogradAdapter.readGradient(inBTD)));
               });
       AutogradAdapter.adoptStrays(manager, resident, head);
       return result;
@@ -250,9 +237,13 @@ public final class StageModel implements AutoCloseable {
   /**
    * Back-propagates {@code gradOut [B,T,D]} (the gradient w.r.t. this stage's forward output) and
    * returns the gradient w.r.t. the stage's input {@code [B,T,D]}; stage 0 returns an empty array.
-   * Closes the microbatch's scope.
+   * Under activation checkpointing the forward is recomputed from the kept input first. Closes the
+   * microbatch's scope.
    */
   public synchronized float[] backward(int microbatch, float[] gradOut) {
+    if (inFlight.containsKey(microbatch)) {
+      gradients.checkExpected(microbatch, GradientAccumulator.Phase.BACKWARD);
+    }
     MicrobatchScope scope = inFlight.remove(microbatch);
     if (scope == null) {
       throw new IllegalStateException(
@@ -265,24 +256,30 @@ public final class StageModel implements AutoCloseable {
               + ")");
     }
     try (scope) {
-      NDArray out = scope.output();
-      if (gradOut.length != out.getShape().size()) {
-        throw new IllegalArgumentException(
-            "gradOut has "
-                + gradOut.length
-                + " values but stage "
-                + stage
-                + "'s output "
-                + out.getShape()
-                + " has "
-                + out.getShape().size());
-      }
-      NDArray gradBTD = AutogradAdapter.owned(scope.manager(), gradOut, out.getShape());
-      AutogradAdapter.backward(out, gradBTD);
-      float[] gradIn =
-          scope.input() == null ? new float[0] : AutogradAdapter.readGradient(scope.input());
-      AutogradAdapter.adoptStrays(manager, resident, scope.manager());
-      return gradIn;
+      return AutogradAdapter.withGrad(
+          () -> {
+            NDArray out = options.activationCheckpointing() ? recompute(scope) : scope.output();
+            if (gradOut.length != out.getShape().size()) {
+              throw new IllegalArgumentException(
+                  "gradOut has "
+                      + gradOut.length
+                      + " values but stage "
+                      + stage
+                      + "'s output "
+                      + out.getShape()
+                      + " has "
+                      + out.getShape().size());
+            }
+            NDArray gradBTD = graph.hiddenIn(scope.manager(), gradOut, out.getShape());
+            AutogradAdapter.backward(out, gradBTD);
+            gradients.collect(microbatch, GradientAccumulator.Phase.BACKWARD);
+            float[] gradIn =
+                stage == 0
+                    ? new float[0]
+                    : options.precision().round(AutogradAdapter.readGradient(scope.input()));
+            AutogradAdapter.adoptStrays(manager, resident, scope.manager());
+            return gradIn;
+          });
     }
   }
 
@@ -307,29 +304,65 @@ public final class StageModel implements AutoCloseable {
     return inFlight.size();
   }
 
+  /**
+   * Opens the microbatch's scope and runs {@code body} (which builds the forward from the scope's
+   * input): with grad mode on, keeping the output for the backward; under activation checkpointing
+   * with grad mode off, keeping only the input. Returns the output as a host buffer.
+   */
+  private float[] forwardInScope(
+      int microbatch, java.util.function.Function<MicrobatchScope, NDArray> body) {
+    MicrobatchScope scope = open(microbatch);
+    try {
+      java.util.function.Supplier<float[]> run =
+          () -> {
+            NDArray outBTD = body.apply(scope);
+            AutogradAdapter.adoptStrays(manager, resident, scope.manager());
+            float[] host = AutogradAdapter.toHostFloats(outBTD);
+            if (options.activationCheckpointing()) {
+              // free every activation now; backward recomputes them from the input
+              Set<NDArray> keep = AutogradAdapter.identitySet();
+              keep.add(scope.input());
+              AutogradAdapter.adoptStrays(scope.manager(), keep, null);
+            } else {
+              scope.setOutput(outBTD);
+            }
+            return host;
+          };
+      return options.activationCheckpointing()
+          ? AutogradAdapter.withoutGrad(run)
+          : AutogradAdapter.withGrad(run);
+    } catch (RuntimeException e) {
+      abort(microbatch);
+      throw e;
+    }
+  }
+
+  /** Activation checkpointing: the forward again from the kept input, with grad mode on. */
+  private NDArray recompute(MicrobatchScope scope) {
+    NDArray out =
+        stage == 0
+            ? graph.applyLayers(graph.embed(scope.input()))
+            : graph.applyLayers(scope.input());
+    AutogradAdapter.adoptStrays(manager, resident, scope.manager());
+    return out;
+  }
+
   // ---------------------------------------------------------------------------------------------
-  // Weights and gradients
+  // Weights
 
   /** HF parameter names of this stage, in the stable order. */
   public List<String> parameterNames() {
-    return List.copyOf(params.keySet());
+    return List.copyOf(weights.master().keySet());
   }
 
   /** HF shapes by name, in the stable order. */
   public Map<String, long[]> parameterShapes() {
-    LinkedHashMap<String, long[]> out = new LinkedHashMap<>();
-    for (ParameterLayout.Param p : layout) {
-      out.put(p.name(), p.shape());
-    }
-    return out;
+    return weights.shapes();
   }
 
   /** Total number of scalar parameters of this stage (the length of {@link #flatGradients()}). */
   public int parameterCount() {
-    long n = 0;
-    for (ParameterLayout.Param p : layout) {
-      n += p.size();
-    }
+    long n = weights.count();
     if (n > Integer.MAX_VALUE) {
       throw new IllegalStateException(
           "stage " + stage + " has " + n + " parameters; too many for one float[]");
@@ -337,63 +370,107 @@ public final class StageModel implements AutoCloseable {
     return (int) n;
   }
 
-  /** A copy of every parameter, keyed by HF name, in the stable order. */
+  /** A copy of every (float32 master) parameter, keyed by HF name, in the stable order. */
   public synchronized Map<String, float[]> exportWeights() {
-    LinkedHashMap<String, float[]> out = new LinkedHashMap<>();
-    for (Map.Entry<String, NDArray> e : params.entrySet()) {
-      out.put(e.getKey(), e.getValue().toFloatArray());
-    }
-    return out;
+    return weights.exportAll();
+  }
+
+  /** A copy of one parameter (for writing checkpoints tensor by tensor). */
+  public synchronized float[] exportWeight(String name) {
+    return weights.read(name);
   }
 
   /**
    * Overwrites this stage's parameters from {@code weights} (keyed by HF name). Every parameter of
-   * this stage must be present with the right element count; keys of other stages are ignored, so a
-   * whole-model map can be loaded into any stage.
+   * this stage must be present with the right element count; keys of other stages are ignored, so
+   * a whole-model map can be loaded into any stage.
    */
   public synchronized void importWeights(Map<String, float[]> weights) {
-    for (ParameterLayout.Param p : layout) {
-      float[] v = weights.get(p.name());
-      if (v == null) {
-        throw new IllegalArgumentException(
-            "weights lack "
-                + p.name()
-                + " needed by stage "
-                + stage
-                + "; load a file written for"
-                + " this model (same layers and layersPerStage).");
-      }
-      if (v.length != p.size()) {
-        throw new IllegalArgumentException(
-            "weight "
-                + p.name()
-                + " has "
-                + v.length
-                + " values but shape "
-                + Arrays.toString(p.shape())
-                + " needs "
-                + p.size()
-                + "; the file was written for a different model config.");
-      }
-    }
-    for (ParameterLayout.Param p : layout) {
-      AutogradAdapter.assign(params.get(p.name()), weights.get(p.name()));
-    }
+    this.weights.importAll(weights);
   }
 
-  /** All parameter gradients concatenated in {@link #parameterNames()} order. */
+  /**
+   * Overwrites one parameter (for reading checkpoints tensor by tensor).
+   *
+   * @throws IllegalArgumentException when the stage has no such parameter or the size differs
+   */
+  public synchronized void importWeight(String name, float[] values) {
+    weights.write(name, values);
+  }
+
+  /**
+   * Called by the optimizer after it changed the master parameters: refreshes the compute copies
+   * (bf16). Not needed in float32.
+   */
+  public synchronized void parametersUpdated() {
+    weights.refreshCompute();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Gradients
+
+  /**
+   * Starts an iteration's gradients: every accumulated gradient becomes zero and {@code
+   * microbatches} become the ids whose gradients this stage will receive (at stage 0 every
+   * microbatch of the data node; elsewhere those whose path visits this stage). Their
+   * contributions are added in ascending microbatch id whatever order the backward calls arrive in
+   * (see {@link GradientAccumulator}), so a node's gradient does not depend on thread or network
+   * timing. A backward or loss of a microbatch not in the set throws.
+   */
+  public synchronized void zeroGradients(Collection<Integer> microbatches) {
+    gradients.start(microbatches);
+  }
+
+  /** Arrays now held in the gradient reorder buffer (tests of its memory bound). */
+  synchronized int bufferedGradientArrays() {
+    return gradients.bufferedArrays();
+  }
+
+  /** The microbatch ids given to the last {@link #zeroGradients(Collection)}, ascending. */
+  public synchronized Set<Integer> expectedMicrobatches() {
+    return Set.copyOf(gradients.expected());
+  }
+
+  /**
+   * Whether every expected microbatch's gradient has been added (readers below throw otherwise).
+   */
+  public synchronized boolean gradientsComplete() {
+    return gradients.complete();
+  }
+
+  /**
+   * The summed gradients by HF name, in {@link #parameterNames()} order: live arrays on the
+   * stage's device, for the optimizer (do not close or keep them across iterations).
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing
+   */
+  public synchronized Map<String, NDArray> accumulatedGradients() {
+    return gradients.sums("the optimizer step");
+  }
+
+  /**
+   * All parameter gradients concatenated in {@link #parameterNames()} order.
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing
+   */
   public synchronized float[] flatGradients() {
     float[] flat = new float[parameterCount()];
     int offset = 0;
-    for (NDArray p : params.values()) {
-      float[] g = AutogradAdapter.readGradient(p);
-      System.arraycopy(g, 0, flat, offset, g.length);
-      offset += g.length;
+    for (NDArray g : gradients.sums("flatGradients").values()) {
+      float[] v = AutogradAdapter.toHostFloats(g);
+      System.arraycopy(v, 0, flat, offset, v.length);
+      offset += v.length;
     }
     return flat;
   }
 
-  /** Overwrites all parameter gradients from a buffer laid out as {@link #flatGradients()}. */
+  /**
+   * Overwrites all parameter gradients from a buffer laid out as {@link #flatGradients()} (the
+   * all-reduced sum of the stage's replicas).
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing (its late
+   *     arrival would be added to the overwritten sum)
+   */
   public synchronized void setFlatGradients(float[] flat) {
     if (flat.length != parameterCount()) {
       throw new IllegalArgumentException(
@@ -405,28 +482,34 @@ public final class StageModel implements AutoCloseable {
               + parameterCount()
               + " parameters");
     }
+    Map<String, NDArray> sums = gradients.sums("setFlatGradients");
     int offset = 0;
-    for (ParameterLayout.Param p : layout) {
-      AutogradAdapter.writeGradient(
-          params.get(p.name()), Arrays.copyOfRange(flat, offset, offset + p.size()));
-      offset += p.size();
+    for (Map.Entry<String, long[]> e : weights.shapes().entrySet()) {
+      int n = Math.toIntExact(shapeSize(e.getValue()));
+      AutogradAdapter.assign(sums.get(e.getKey()), Arrays.copyOfRange(flat, offset, offset + n));
+      offset += n;
     }
   }
 
-  /** Sets every parameter gradient to zero (start of an iteration). */
-  public synchronized void zeroGradients() {
-    for (NDArray p : params.values()) {
-      AutogradAdapter.zeroGradient(p);
-    }
-  }
-
-  /** Sum of squared gradient entries over this stage's parameters (for global-norm clipping). */
+  /**
+   * Sum of squared gradient entries over this stage's parameters (for global-norm clipping).
+   *
+   * @throws IllegalStateException when an expected microbatch's gradient is missing
+   */
   public synchronized double gradientSumOfSquares() {
     double sum = 0;
-    for (NDArray p : params.values()) {
-      sum += AutogradAdapter.gradientSumOfSquares(p);
+    for (NDArray g : gradients.sums("gradientSumOfSquares").values()) {
+      sum += AutogradAdapter.sumOfSquares(g);
     }
     return sum;
+  }
+
+  private static long shapeSize(long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return n;
   }
 
   /** The number of arrays the stage's manager tree holds (leak accounting in tests). */
@@ -438,53 +521,42 @@ public final class StageModel implements AutoCloseable {
   // Graph-level API (same JVM: single-graph checks and evaluation). Results belong to the input's
   // manager; grad mode is the caller's (use AutogradAdapter.withGrad / withoutGrad).
 
-  /** The live parameter arrays by HF name (do not close them). */
+  /** The live float32 master parameters by HF name (do not close them). */
   public Map<String, NDArray> parameters() {
-    return Collections.unmodifiableMap(params);
+    return weights.master();
   }
 
   /**
-   * Token embedding (stage 0): {@code idsBT} (int64) → {@code [B,T,D]}, in {@code idsBT}'s manager.
+   * The live compute weights by HF name: the graph's leaves, where a graph-level backward leaves
+   * its gradient ({@link #parameters()} themselves in float32; bf16 copies otherwise).
    */
+  public Map<String, NDArray> computeWeights() {
+    return weights.compute();
+  }
+
+  /** Token embedding (stage 0): {@code idsBT} (int64) → {@code [B,T,D]} in the compute type. */
   public synchronized NDArray embed(NDArray idsBT) {
-    requireStageZero("embed");
-    return Embedding.embedding(idsBT, embedTokens, SparseFormat.DENSE).singletonOrThrow();
+    return graph.embed(idsBT);
   }
 
   /** Runs this stage's layers in order on {@code hiddenBTD}; the result is in its manager. */
   public synchronized NDArray applyLayers(NDArray hiddenBTD) {
-    int time = (int) hiddenBTD.getShape().get(1);
-    AttentionConstants constants = attentionConstants(time);
-    NDArray h = hiddenBTD;
-    for (DecoderLayer layer : layers) {
-      h = layer.forward(h, constants);
-    }
-    return h;
+    return graph.applyLayers(hiddenBTD);
   }
 
-  /** Final norm then LM head (stage 0): {@code [B,T,D]} → logits {@code [B,T,V]}. */
+  /** Final norm then LM head (stage 0): {@code [B,T,D]} → float32 logits {@code [B,T,V]}. */
   public synchronized NDArray logits(NDArray hiddenBTD) {
-    requireStageZero("logits");
-    NDArray normedBTD = RmsNorm.forward(hiddenBTD, finalNorm, config.normEps());
-    return Attention.linearNoBias(normedBTD, lmHead);
+    return graph.logits(hiddenBTD);
   }
 
-  /**
-   * Mean next-token cross-entropy (natural log) over all B·T positions: {@code -mean(log
-   * softmax(logits)[target])}. Returns a scalar in {@code logitsBTV}'s manager.
-   */
+  /** {@link CrossEntropy#mean}. */
   public static NDArray meanCrossEntropy(NDArray logitsBTV, NDArray targetsBT) {
-    NDArray logProbsBTV = logitsBTV.logSoftmax(-1);
-    NDArray targetsBT1 = targetsBT.toType(DataType.INT64, false).expandDims(-1);
-    NDArray picked = logProbsBTV.gather(targetsBT1, -1);
-    return picked.neg().mean();
+    return CrossEntropy.mean(logitsBTV, targetsBT);
   }
 
-  /** Sum of next-token negative log-likelihoods (for perplexity), as a scalar array. */
+  /** {@link CrossEntropy#sum}. */
   public static NDArray sumCrossEntropy(NDArray logitsBTV, NDArray targetsBT) {
-    NDArray logProbsBTV = logitsBTV.logSoftmax(-1);
-    NDArray targetsBT1 = targetsBT.toType(DataType.INT64, false).expandDims(-1);
-    return logProbsBTV.gather(targetsBT1, -1).neg().sum();
+    return CrossEntropy.sum(logitsBTV, targetsBT);
   }
 
   @Override
@@ -504,7 +576,7 @@ public final class StageModel implements AutoCloseable {
               + microbatch
               + "; run its backward (or abort it) before another forward");
     }
-    if (inFlight.size() >= maxInFlight) {
+    if (inFlight.size() >= options.maxInFlight()) {
       throw new IllegalStateException(
           "stage "
               + stage
@@ -517,29 +589,6 @@ public final class StageModel implements AutoCloseable {
     MicrobatchScope scope = new MicrobatchScope(microbatch, manager);
     inFlight.put(microbatch, scope);
     return scope;
-  }
-
-  /** Rotary tables, causal mask and score scale for length {@code time}, built once per length. */
-  private AttentionConstants attentionConstants(int time) {
-    return constantsByLength.computeIfAbsent(
-        time,
-        t -> {
-          Rotary rotary = Rotary.create(manager, t, config.headDim(), config.ropeTheta());
-          // [T,T]: 0 where key position <= query position, -inf above the diagonal
-          float[] mask = new float[t * t];
-          for (int q = 0; q < t; q++) {
-            for (int k = q + 1; k < t; k++) {
-              mask[q * t + k] = Float.NEGATIVE_INFINITY;
-            }
-          }
-          NDArray maskTT = AutogradAdapter.owned(manager, mask, new Shape(t, t));
-          NDArray scale =
-              AutogradAdapter.ownedScalar(manager, (float) (1.0 / Math.sqrt(config.headDim())));
-          resident.addAll(Arrays.asList(rotary.constants()));
-          resident.add(maskTT);
-          resident.add(scale);
-          return new AttentionConstants(rotary, maskTT, scale);
-        });
   }
 
   private Shape hiddenShape(int batch) {

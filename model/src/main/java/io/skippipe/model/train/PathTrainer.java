@@ -7,6 +7,7 @@ import io.skippipe.model.optim.GradientClipping;
 import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.LossResult;
 import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.stage.StageOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -55,10 +56,15 @@ public final class PathTrainer implements AutoCloseable {
 
   /** Builds all {@code model.stages()} stages from {@code config.seed()} with fresh optimizers. */
   public PathTrainer(LlamaConfig model, Config config) {
+    this(model, config, StageOptions.defaults());
+  }
+
+  /** As {@link #PathTrainer(LlamaConfig, Config)} with stages run as {@code options} say. */
+  public PathTrainer(LlamaConfig model, Config config, StageOptions options) {
     this.model = model;
     this.config = config;
     for (int s = 0; s < model.stages(); s++) {
-      StageModel stage = StageModel.create(model, s, config.seed());
+      StageModel stage = StageModel.create(model, s, config.seed(), options);
       stages.add(stage);
       optimizers.add(new AdamW(stage, config.adamW()));
     }
@@ -123,16 +129,17 @@ public final class PathTrainer implements AutoCloseable {
   }
 
   /**
-   * One iteration: zero gradients, forward/loss/backward of every microbatch along its path
-   * (accumulating gradients of the mean loss), global-norm clipping, AdamW step with the schedule's
+   * One iteration: zero gradients (telling each stage the microbatches it will see), forward/loss/
+   * backward of every microbatch along its path (gradients of the mean loss, summed per stage in
+   * ascending microbatch id as in the distributed runtime, whatever the list order), global-norm clipping, AdamW step with the schedule's
    * lr. Returns the mean loss over the microbatches.
    */
   public StepResult step(List<Microbatch> microbatches) {
     if (microbatches.isEmpty()) {
       throw new IllegalArgumentException("an iteration needs at least one microbatch");
     }
-    for (StageModel s : stages) {
-      s.zeroGradients();
+    for (int s = 0; s < stages.size(); s++) {
+      stages.get(s).zeroGradients(microbatchesVisiting(microbatches, s));
     }
     float lossScale = 1.0f / microbatches.size();
     double lossSum = 0;
@@ -152,6 +159,29 @@ public final class PathTrainer implements AutoCloseable {
     StepResult result = new StepResult(step, lossSum / microbatches.size(), norm, lr);
     step++;
     return result;
+  }
+
+  /**
+   * The ids of the microbatches whose path visits {@code stage} (every microbatch visits stage 0):
+   * the set a stage is told at the start of an iteration, as the runtime tells each node.
+   *
+   * @throws IllegalArgumentException when two microbatches share an id
+   */
+  public static List<Integer> microbatchesVisiting(List<Microbatch> microbatches, int stage) {
+    java.util.TreeSet<Integer> ids = new java.util.TreeSet<>();
+    List<Integer> visiting = new ArrayList<>();
+    for (Microbatch mb : microbatches) {
+      if (!ids.add(mb.id())) {
+        throw new IllegalArgumentException(
+            "microbatch id "
+                + mb.id()
+                + " appears twice in one iteration; give every microbatch its own id");
+      }
+      if (Arrays.stream(mb.path()).anyMatch(p -> p == stage)) {
+        visiting.add(mb.id());
+      }
+    }
+    return visiting;
   }
 
   /**

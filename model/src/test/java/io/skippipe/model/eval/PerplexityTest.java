@@ -56,6 +56,7 @@ class PerplexityTest {
           for (int i = 1; i < path.length; i++) {
             h = stages.get(path[i]).forward(b, h);
           }
+          stages.get(0).zeroGradients(List.of(b));
           LossResult r = stages.get(0).lossAndBackwardStart(b, h, tb.targets(), 1f);
           lossSum += r.loss();
           for (int s : path) {

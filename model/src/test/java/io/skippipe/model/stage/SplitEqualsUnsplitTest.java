@@ -88,6 +88,29 @@ class SplitEqualsUnsplitTest {
     return r.loss();
   }
 
+  /** What one graph's backward left in libtorch's {@code .grad} of every parameter. */
+  static Map<String, float[]> graphGradients(List<StageModel> stages) {
+    Map<String, float[]> out = new HashMap<>();
+    for (StageModel s : stages) {
+      s.parameters().forEach((name, p) -> out.put(name, AutogradAdapter.readGradient(p)));
+    }
+    return out;
+  }
+
+  /** Tells every stage which of {@code paths}' microbatches (id = index) it will see. */
+  static void startIteration(List<StageModel> stages, int[][] paths, int[] ids) {
+    for (StageModel s : stages) {
+      List<Integer> visiting = new ArrayList<>();
+      for (int i = 0; i < paths.length; i++) {
+        if (java.util.Arrays.stream(paths[i]).anyMatch(p -> p == s.stage())) {
+          visiting.add(ids[i]);
+        }
+      }
+      s.zeroGradients(visiting);
+    }
+  }
+
+  /** The stages' summed gradients (the host-buffer API), by HF name. */
   static Map<String, float[]> gradients(List<StageModel> stages) {
     Map<String, float[]> out = new HashMap<>();
     for (StageModel s : stages) {
@@ -137,11 +160,12 @@ class SplitEqualsUnsplitTest {
     int[] tokens = tokens(1, config(12));
     List<StageModel> whole = stages(config(12));
     float expectedLoss = singleGraph(whole, new int[] {0}, tokens, 1f);
-    Map<String, float[]> expected = gradients(whole);
+    Map<String, float[]> expected = graphGradients(whole);
     closeAll(whole);
     for (int layersPerStage : new int[] {6, 4, 3}) {
       LlamaConfig cfg = config(layersPerStage);
       List<StageModel> parts = stages(cfg);
+      startIteration(parts, new int[][] {io.skippipe.model.train.PathTrainer.fullPath(cfg.stages())}, new int[] {0});
       float loss =
           split(parts, 0, io.skippipe.model.train.PathTrainer.fullPath(cfg.stages()), tokens, 1f);
       System.out.printf("%d stages: loss %.8f vs unsplit %.8f%n", cfg.stages(), loss, expectedLoss);
@@ -158,8 +182,9 @@ class SplitEqualsUnsplitTest {
     for (int[] path : new int[][] {{0, 2, 1, 3}, {0, 3, 1}, {0}}) {
       List<StageModel> reference = stages(cfg);
       float expectedLoss = singleGraph(reference, path, tokens, 0.5f);
-      Map<String, float[]> expected = gradients(reference);
+      Map<String, float[]> expected = graphGradients(reference);
       List<StageModel> parts = stages(cfg);
+      startIteration(parts, new int[][] {path}, new int[] {7});
       float loss = split(parts, 7, path, tokens, 0.5f);
       assertEquals(expectedLoss, loss, TOL);
       assertSameGradients(expected, gradients(parts));
@@ -186,11 +211,12 @@ class SplitEqualsUnsplitTest {
     for (int mb = 0; mb < 3; mb++) {
       expectedLoss[mb] = singleGraph(reference, paths[mb], data[mb], scale);
     }
-    Map<String, float[]> expected = gradients(reference);
+    Map<String, float[]> expected = graphGradients(reference);
     closeAll(reference);
 
     // (a) one thread per stage, forwards of all microbatches first, backwards in another order
     List<StageModel> parts = stages(cfg);
+    startIteration(parts, paths, new int[] {0, 1, 2});
     List<ExecutorService> threads = new ArrayList<>();
     for (int s = 0; s < cfg.stages(); s++) {
       threads.add(Executors.newSingleThreadExecutor());
@@ -240,6 +266,7 @@ class SplitEqualsUnsplitTest {
 
     // (b) each microbatch driven by its own thread at the same time; stages shared
     List<StageModel> shared = stages(cfg);
+    startIteration(shared, paths, new int[] {0, 1, 2});
     ExecutorService drivers = Executors.newFixedThreadPool(3);
     List<Future<Float>> losses = new ArrayList<>();
     for (int mb = 0; mb < 3; mb++) {

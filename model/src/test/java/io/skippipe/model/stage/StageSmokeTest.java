@@ -17,6 +17,7 @@ class StageSmokeTest {
         ids[i] = (i * 7) % 64;
         tg[i] = (i * 11 + 3) % 64;
       }
+      s.zeroGradients(java.util.List.of(0));
       float[] h = s.forwardTokens(0, ids);
       assertEquals(2 * 8 * 32, h.length);
       LossResult r = s.lossAndBackwardStart(0, h, tg, 1f);

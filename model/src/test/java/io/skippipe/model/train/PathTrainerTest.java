@@ -18,14 +18,14 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-class PathTrainerTest {
+public class PathTrainerTest {
 
   /**
    * Sequences from a fixed random successor table: token t is followed by succ[t]. Apart from the
    * first token of each sequence the next token is a function of the current one, so the ideal loss
    * is near 0, while an untrained model (logits ≈ 0) scores ≈ ln(V).
    */
-  static List<int[]> successorSequences(int count, int seqLen, int vocab, long seed) {
+  public static List<int[]> successorSequences(int count, int seqLen, int vocab, long seed) {
     SplittableRandom table = new SplittableRandom(1234);
     int[] succ = new int[vocab];
     for (int i = 0; i < vocab; i++) {
@@ -44,7 +44,7 @@ class PathTrainerTest {
     return out;
   }
 
-  static int[] concat(List<int[]> seqs) {
+  public static int[] concat(List<int[]> seqs) {
     return seqs.stream().flatMapToInt(java.util.Arrays::stream).toArray();
   }
 
@@ -131,11 +131,13 @@ class PathTrainerTest {
               + ", after 300: "
               + java.util.Arrays.toString(counts300));
       assertEquals(java.util.Arrays.toString(counts0), java.util.Arrays.toString(counts300));
-      // exactly the parameters + rotary cos/sin + causal mask + score scale per stage; 2 moments
-      // per parameter
+      // exactly the parameters + their gradient sums (and the accumulator's zero scalar, the bf16
+      // splitter scalar) + rotary
+      // cos/sin + causal mask + score scale per stage (the reorder buffer is empty: PathTrainer
+      // runs backwards in id order); 2 moments per parameter
       for (int s = 0; s < cfg.stages(); s++) {
         StageModel stage = trainer.stages().get(s);
-        assertEquals(stage.parameterNames().size() + 4, counts300[2 * s]);
+        assertEquals(2 * stage.parameterNames().size() + 6, counts300[2 * s]);
         assertEquals(2 * stage.parameterNames().size(), counts300[2 * s + 1]);
         assertEquals(0, stage.inFlight());
       }
@@ -186,6 +188,41 @@ class PathTrainerTest {
         for (int m = 0; m < 2; m++) {
           int[] tokens = concat(successorSequences(2, cfg.seqLen(), cfg.vocab(), step * 7L + m));
           mbs.add(new PathTrainer.Microbatch(m, tokens, m == 0 ? new int[] {0, 1} : new int[] {0}));
+        }
+        trainer.step(mbs);
+      }
+      for (StageModel s : trainer.stages()) {
+        weights.putAll(s.exportWeights());
+      }
+    }
+    return weights;
+  }
+
+  /**
+   * PathTrainer sums each stage's gradients in ascending microbatch id like the distributed
+   * runtime, so the order of its microbatch list does not change a bit of the trained weights.
+   */
+  @Test
+  void microbatchListOrderDoesNotChangeTheWeights() {
+    Map<String, float[]> ascending = trainOrdered(new int[] {0, 1, 2});
+    Map<String, float[]> shuffled = trainOrdered(new int[] {2, 0, 1});
+    for (String name : ascending.keySet()) {
+      assertArrayEquals(ascending.get(name), shuffled.get(name), name);
+    }
+  }
+
+  static Map<String, float[]> trainOrdered(int[] order) {
+    LlamaConfig cfg = LlamaConfig.of(16, 2, 2, 1, 24, 32, 8, 1);
+    PathTrainer.Config tc =
+        new PathTrainer.Config(3, AdamWConfig.llamaDefaults(), LrSchedule.constant(1e-2, 3), 1.0);
+    int[][] paths = {{0, 1}, {0}, {0, 1}};
+    Map<String, float[]> weights = new java.util.HashMap<>();
+    try (PathTrainer trainer = new PathTrainer(cfg, tc)) {
+      for (int step = 0; step < 3; step++) {
+        List<PathTrainer.Microbatch> mbs = new ArrayList<>();
+        for (int m : order) {
+          int[] tokens = concat(successorSequences(2, cfg.seqLen(), cfg.vocab(), step * 7L + m));
+          mbs.add(new PathTrainer.Microbatch(m, tokens, paths[m]));
         }
         trainer.step(mbs);
       }

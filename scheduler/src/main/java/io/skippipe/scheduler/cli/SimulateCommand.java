@@ -8,9 +8,11 @@ import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.simulate.SimulationResult;
 import io.skippipe.scheduler.simulate.Simulator;
 import io.skippipe.scheduler.timeline.ChromeTrace;
+import io.skippipe.scheduler.timeline.TimelineBuilder;
 import io.skippipe.scheduler.validate.ScheduleValidator;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -51,7 +53,9 @@ public final class SimulateCommand implements Callable<Integer> {
     SimulationResult sim = Simulator.run(plan);
     ScheduleValidator.check(plan, sim.spans()).throwIfInvalid();
     if (trace != null) {
-      OutputFiles.write(trace, o -> ChromeTrace.write(sim.spans(), o));
+      OutputFiles.write(trace, o -> ChromeTrace.write(List.of(new ChromeTrace.Process(
+          "predicted (" + plan.method() + " plan, simulated)", TimelineBuilder.rows(plan),
+          sim.spans())), o));
     }
     PrintWriter out = spec.commandLine().getOut();
     if (json) {

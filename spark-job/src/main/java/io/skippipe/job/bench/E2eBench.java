@@ -6,14 +6,15 @@ import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.driver.RunMetrics;
+import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
+import io.skippipe.job.trace.RunTrace;
 import io.skippipe.scheduler.cost.CostModel;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.simulate.SimulationResult;
 import io.skippipe.scheduler.simulate.Simulator;
 import io.skippipe.scheduler.timeline.Span;
-import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -191,7 +192,8 @@ public final class E2eBench implements Callable<Integer> {
     long[] busy = new long[plan.nodeCount()];
     int compute = 0;
     int overruns = 0;
-    for (Span sp : SpanJson.read(runDir.resolve("trace/measured-spans.jsonl"))) {
+    org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(runDir.toUri());
+    for (Span sp : RunTrace.spans(dir.getFileSystem(HadoopConfs.current()), dir)) {
       if (!sp.isCompute()) {
         continue;
       }

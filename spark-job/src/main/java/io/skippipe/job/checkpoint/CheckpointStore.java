@@ -1,17 +1,25 @@
 package io.skippipe.job.checkpoint;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * Checkpoints as directories that become valid only when committed.
  *
- * <p>Layout under the root: {@code step-000120/stage-03/replica-1/<file>} (written by tasks),
- * {@code step-000120/driver/<file>} (data cursors, RNG, metrics; written by the driver) and
- * {@code step-000120/_COMMITTED} (JSON {@link Commit}; written by the driver last, after every task
- * of the step succeeded). {@link #latest()} trusts only committed steps whose files still have the
- * recorded sizes; {@link #retain} never deletes the newest two committed steps.
+ * <p>Layout under the root: {@code step-000120/stage-03/replica-1/<file>} (written by tasks) and
+ * {@code step-000120/driver/<file>} (written by the driver), each file with a small
+ * {@code <file>.crc32c} sidecar recording its size and CRC32C as the writer streamed it; then
+ * {@code step-000120/_COMMITTED}, the manifest ({@link Commit}) written by the driver last, after
+ * every task of the step succeeded. Files are streamed: no size limit, no whole-file buffer.
+ *
+ * <p>Trust rules: {@link #latest} returns the newest committed step of a lineage whose every file
+ * still has the recorded size and checksum; a step with a damaged file, a missing file, a garbage
+ * marker or no marker is skipped with a WARN naming it, so a run falls back to the newest intact
+ * commit. {@link #open} verifies what it reads against the manifest. {@link #retain} never deletes
+ * the newest two committed steps and never touches another lineage's steps.
  *
  * <p>Contract checked by {@code CheckpointStoreContractTest} on file://, hdfs:// and s3a://.
  */
@@ -19,43 +27,65 @@ public interface CheckpointStore {
   /** The marker file that makes a step valid. */
   String COMMITTED = "_COMMITTED";
 
+  /** Suffix of the checksum sidecar the store writes next to every file. */
+  String CHECKSUM_SUFFIX = ".crc32c";
+
   /** The root URI. */
   String root();
 
-  /** Writes a stage replica's file of a step (overwrites: a retried chunk rewrites its step). */
-  void write(long step, int stage, int replica, String name, byte[] bytes) throws IOException;
-
-  /** Reads a stage replica's file of a step. */
-  byte[] read(long step, int stage, int replica, String name) throws IOException;
-
-  /** Writes a driver-level file of a step ({@code step-N/driver/name}). */
-  void writeDriverFile(long step, String name, byte[] bytes) throws IOException;
-
-  /** Reads a driver-level file of a step. */
-  byte[] readDriverFile(long step, String name) throws IOException;
+  /**
+   * Opens a file of a step for writing, replacing an earlier one (a retried chunk rewrites its
+   * step). Closing the stream records its size and CRC32C in the sidecar.
+   *
+   * @param relPath path inside the step directory, e.g. {@link #replicaFile} or {@code driver/x}
+   * @throws IllegalStateException when the step is already committed (committed steps are
+   *     immutable)
+   */
+  OutputStream create(long step, String relPath) throws IOException;
 
   /**
-   * Commits a step: records the sizes of all its files and the plan hash in {@code _COMMITTED},
-   * written last. Throws when the step has no files.
+   * Opens a file of a step for reading. The stream checks what it delivers against the commit's
+   * manifest (or, before the commit, the sidecar): size and CRC32C are compared once the last byte
+   * is read or at {@code close()} (which reads what is left), and a mismatch throws a
+   * {@link CorruptCheckpointException} naming the file.
    */
-  Commit commit(long step, String planHash) throws IOException;
+  InputStream open(long step, String relPath) throws IOException;
 
-  /** The commit of a step, if committed. */
+  /**
+   * Commits a step: gathers every file's size and checksum from its sidecar into the manifest and
+   * writes {@code _COMMITTED} last (atomically visible).
+   *
+   * @throws IOException when the step has no files, or a file has no sidecar or another size than
+   *     its sidecar says (it was not written through {@link #create} or was changed since)
+   */
+  Commit commit(long step, String lineage, String planHash) throws IOException;
+
+  /** The manifest of a step; empty when the step has no marker or the marker cannot be parsed. */
   Optional<Commit> readCommit(long step) throws IOException;
 
-  /** Committed steps, ascending (marker present; sizes not checked). */
+  /** Steps with a marker, ascending (files not checked). */
   List<Long> committedSteps() throws IOException;
 
-  /** The newest committed step whose files all exist with their recorded sizes. */
-  Optional<Commit> latest() throws IOException;
+  /**
+   * The newest committed step of {@code lineage} whose files all exist with their recorded sizes
+   * and checksums (reads every file of the candidates it checks). Skipped steps are logged at WARN
+   * with the file and the reason.
+   *
+   * @param lineage the run lineage, or {@code null} for any
+   */
+  Optional<Commit> latest(String lineage) throws IOException;
 
   /**
-   * Deletes all but the newest {@code keep} committed steps, and uncommitted steps older than the
-   * newest committed one (leftovers of failed attempts). Returns the deleted steps.
+   * Deletes {@code lineage}'s committed steps except the newest {@code keep}, and uncommitted step
+   * directories older than its newest commit (leftovers of failed attempts). Returns the deleted
+   * steps.
    *
    * @throws IllegalArgumentException when keep &lt; 2 (the newest may be the one being replaced)
    */
-  List<Long> retain(int keep) throws IOException;
+  List<Long> retain(String lineage, int keep) throws IOException;
+
+  /** Deletes every step directory under the root (overwriting a run); returns how many. */
+  int deleteAll() throws IOException;
 
   /** The directory name of a step. */
   static String stepDir(long step) {

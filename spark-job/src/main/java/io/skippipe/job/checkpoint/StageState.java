@@ -5,8 +5,9 @@ import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.weights.Safetensors;
 import io.skippipe.model.weights.Safetensors.Tensor;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,33 +29,46 @@ public final class StageState {
     Map<String, long[]> shapes = model.parameterShapes();
     Map<String, Tensor> weights = new LinkedHashMap<>();
     model.exportWeights().forEach((k, v) -> weights.put(k, new Tensor(shapes.get(k), v)));
-    store.write(step, stage, replica, WEIGHTS, bytes(weights, Map.of("format", "pt")));
+    write(store, step, CheckpointStore.replicaFile(stage, replica, WEIGHTS), weights,
+        Map.of("format", "pt"));
     Map<String, Tensor> opt = new LinkedHashMap<>();
     optimizer.exportState().forEach((k, v) -> opt.put(k, new Tensor(new long[] {v.length}, v)));
-    store.write(step, stage, replica, OPTIMIZER,
-        bytes(opt, Map.of(STEP, Long.toString(optimizer.step()))));
+    write(store, step, CheckpointStore.replicaFile(stage, replica, OPTIMIZER), opt,
+        Map.of(STEP, Long.toString(optimizer.step())));
   }
 
   /** Loads weights and optimizer state of {@code step} into a freshly built stage. */
   public static void load(CheckpointStore store, long step, int stage, int replica,
       StageModel model, AdamW optimizer) throws IOException {
-    Safetensors.Contents w = read(store.read(step, stage, replica, WEIGHTS), "weights");
+    Safetensors.Contents w = read(store, step, CheckpointStore.replicaFile(stage, replica, WEIGHTS));
     Map<String, float[]> weights = new LinkedHashMap<>();
     w.tensors().forEach((k, v) -> weights.put(k, v.data()));
     model.importWeights(weights);
-    Safetensors.Contents o = read(store.read(step, stage, replica, OPTIMIZER), "optimizer");
+    Safetensors.Contents o = read(store, step, CheckpointStore.replicaFile(stage, replica, OPTIMIZER));
     Map<String, float[]> state = new LinkedHashMap<>();
     o.tensors().forEach((k, v) -> state.put(k, v.data()));
     optimizer.importState(state, Long.parseLong(o.metadata().get(STEP)));
   }
 
-  private static byte[] bytes(Map<String, Tensor> t, Map<String, String> meta) throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    Safetensors.write(out, t, meta);
-    return out.toByteArray();
+  /** The weights file of a stage at a step (replica 0; all replicas of a stage are identical). */
+  public static Safetensors.Contents weights(CheckpointStore store, long step, int stage)
+      throws IOException {
+    return read(store, step, CheckpointStore.replicaFile(stage, 0, WEIGHTS));
   }
 
-  private static Safetensors.Contents read(byte[] b, String what) throws IOException {
-    return Safetensors.read(new ByteArrayInputStream(b), b.length, what);
+  private static void write(CheckpointStore store, long step, String file,
+      Map<String, Tensor> t, Map<String, String> meta) throws IOException {
+    try (OutputStream out = store.create(step, file)) {
+      Safetensors.write(out, t, meta);
+    }
+  }
+
+  private static Safetensors.Contents read(CheckpointStore store, long step, String file)
+      throws IOException {
+    byte[] b;
+    try (InputStream in = store.open(step, file)) {
+      b = in.readAllBytes();
+    }
+    return Safetensors.read(new ByteArrayInputStream(b), b.length, file);
   }
 }

@@ -3,6 +3,7 @@ package io.skippipe.job.cli;
 import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.scheduler.cli.ExitCodes;
 import java.io.IOException;
@@ -102,6 +103,15 @@ public final class TrainCommand implements Callable<Integer> {
       }
     });
     JobConfig cfg = JobConfig.from(Settings.of(skippipe));
+    RunDirectory dir = SkipPipeJob.inspect(cfg, Map.of());
+    PrintStream out = new PrintStream(WriterOutputStream.builder()
+        .setWriter(spec.commandLine().getOut()).setCharset(StandardCharsets.UTF_8).get(), true,
+        StandardCharsets.UTF_8);
+    if (dir.start() == RunDirectory.Start.FINISHED) {
+      SkipPipeJob.finished(dir, cfg, out);
+      out.flush();
+      return ExitCodes.OK;
+    }
     SparkConf conf = new SparkConf().setAppName("skippipe-train");
     settings.forEach(conf::set);
     conf.setIfMissing("spark.master", "local[12]");
@@ -110,12 +120,9 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       SparkSettings.apply(conf);
     }
-    PrintStream out = new PrintStream(WriterOutputStream.builder()
-        .setWriter(spec.commandLine().getOut()).setCharset(StandardCharsets.UTF_8).get(), true,
-        StandardCharsets.UTF_8);
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
     try {
-      SkipPipeJob.run(spark, cfg, Map.of(), out);
+      SkipPipeJob.run(spark, cfg, Map.of(), out, dir);
       return ExitCodes.OK;
     } finally {
       out.flush();

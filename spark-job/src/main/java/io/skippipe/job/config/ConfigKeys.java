@@ -38,6 +38,9 @@ public final class ConfigKeys {
   // --- run ---------------------------------------------------------------------------------------
   public static final Key RUN_DIR = key("spark.skippipe.run.dir", "runs/local",
       "Run directory (Hadoop URI or local path): data shards, plan.json, checkpoints, metrics, traces.");
+  public static final Key RUN_OVERWRITE = key("spark.skippipe.run.overwrite", "false",
+      "Delete the run that run.dir (and checkpoint.dir) already holds and start a new one; false ="
+          + " resume it (checkpoint.resume=true) or refuse (checkpoint.resume=false).");
   public static final Key RUN_SECRET = key("spark.skippipe.run.secret", "",
       "Secret for the block transfer's HMAC challenge; empty = 32 random bytes drawn by the driver per run.");
   public static final Key SEED = key("spark.skippipe.seed", "5",
@@ -109,6 +112,9 @@ public final class ConfigKeys {
       "AdamW decoupled weight decay.");
   public static final Key TRAIN_GRAD_CLIP_NORM = key("spark.skippipe.train.gradClipNorm", "1.0",
       "Global gradient-norm clipping threshold over all stages; 0 = no clipping.");
+  public static final Key TRAIN_INTRA_OP_THREADS = key("spark.skippipe.train.intraOpThreads", "0",
+      "PyTorch intra-op threads of each task's stage; 0 = the task's CPU allotment (spark.task.cpus)."
+          + " Results are bitwise reproducible only at the same value.");
   public static final Key TRAIN_MAX_CHUNK_RETRIES = key("spark.skippipe.train.maxChunkRetries", "2",
       "How often the driver re-runs a failed chunk from the last committed checkpoint"
           + " (Spark does not retry a failed barrier result stage by itself).");
@@ -121,7 +127,8 @@ public final class ConfigKeys {
   public static final Key CHECKPOINT_KEEP = key("spark.skippipe.checkpoint.keep", "2",
       "Committed checkpoints to keep (at least 2: the newest may be the one being replaced).");
   public static final Key CHECKPOINT_RESUME = key("spark.skippipe.checkpoint.resume", "true",
-      "Resume from the newest committed checkpoint of the run directory when one exists.");
+      "Resume the run the run directory holds, from its newest intact commit (a finished run is a"
+          + " no-op); false = start fresh, refused when the directory holds a run (see run.overwrite).");
 
   // --- block transfer -----------------------------------------------------------------------------
   public static final Key TRANSFER_BIND_HOST = key("spark.skippipe.transfer.bindHost", "",

@@ -13,6 +13,7 @@ import java.util.Map;
  */
 public record JobConfig(
     String runDir,
+    boolean overwrite,
     String runSecret,
     long seed,
     String model,
@@ -51,7 +52,7 @@ public record JobConfig(
   /** Iterations, chunking and AdamW hyper-parameters. */
   public record TrainSettings(int iterations, int chunkIterations, double learningRate,
       double beta1, double beta2, double epsilon, double weightDecay, double gradClipNorm,
-      int maxChunkRetries, int warmupIterations, double minLearningRate)
+      int maxChunkRetries, int warmupIterations, double minLearningRate, int intraOpThreads)
       implements Serializable {
     public TrainSettings {
       if (warmupIterations >= iterations) {
@@ -204,7 +205,8 @@ public record JobConfig(
         s.intIn(TRAIN_MAX_CHUNK_RETRIES, 0, 100),
         s.intIn(TRAIN_WARMUP_ITERATIONS, 0, 100_000_000),
         s.doubleIn(s.string(TRAIN_MIN_LEARNING_RATE).isBlank() ? TRAIN_LEARNING_RATE
-            : TRAIN_MIN_LEARNING_RATE, 0.0, 10.0, true));
+            : TRAIN_MIN_LEARNING_RATE, 0.0, 10.0, true),
+        s.intIn(TRAIN_INTRA_OP_THREADS, 0, 4096));
     CheckpointSettings checkpoint = new CheckpointSettings(
         s.string(CHECKPOINT_DIR),
         s.intIn(CHECKPOINT_EVERY, 0, 100_000_000),
@@ -218,7 +220,7 @@ public record JobConfig(
         s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
         s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
         s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64));
-    return new JobConfig(runDir, s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
+    return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
         Long.MAX_VALUE), model, cluster, plan, network, data, train, checkpoint, transfer,
         s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),
         new EvalSettings(s.intIn(EVAL_EVERY_COMMITS, 0, 1_000_000),

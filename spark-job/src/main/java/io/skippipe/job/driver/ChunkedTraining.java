@@ -6,15 +6,12 @@ import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.task.ChunkJob;
 import io.skippipe.job.task.ChunkResult;
 import io.skippipe.job.task.ChunkSpec;
-import io.skippipe.job.task.ScheduleFollower;
 import io.skippipe.job.task.SlotAddress;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.slf4j.Logger;
@@ -29,11 +26,27 @@ import org.slf4j.LoggerFactory;
 public final class ChunkedTraining {
   private static final Logger LOG = LoggerFactory.getLogger(ChunkedTraining.class);
 
-  /** Everything fixed for the run. */
-  public record RunSetup(String run, String planJson, String planHash,
-      Map<String, Integer> roles, Map<Integer, SlotAddress> peers, byte[] secret,
-      JobConfig config, String checkpointRoot, Map<Integer, String> shards,
-      Map<String, String> hadoop) {}
+  /**
+   * Everything fixed for the run.
+   *
+   * @param run the id of this process's attempt at the run (names executor state and blocks)
+   * @param lineage the run's lineage ({@code run.json}); every commit records it
+   * @param resumeFrom the commit training starts from (empty: the initial weights)
+   * @param originMicros the run's time origin for measured spans (wall clock, µs)
+   */
+  public record RunSetup(String run, String lineage, Optional<Commit> resumeFrom,
+      long originMicros, String planJson, String planHash, Map<String, Integer> roles,
+      Map<Integer, SlotAddress> peers, byte[] secret, JobConfig config, String checkpointRoot,
+      Map<Integer, String> shards, Map<String, String> hadoop) {}
+
+  /**
+   * Called when a chunk's tasks have all finished, before its steps are committed, with the
+   * chunk's node reports. Metrics written here cover every completed iteration; a crash before the
+   * commit leaves rows that a resume from the older commit replaces ({@link MetricsLog#resumeAt}).
+   */
+  public interface ChunkListener {
+    void completed(List<ChunkResult> results) throws IOException;
+  }
 
   /** What the loop did. */
   public record Outcome(long firstStep, long lastStep, int failedAttempts,
@@ -42,35 +55,28 @@ public final class ChunkedTraining {
   private ChunkedTraining() {}
 
   /**
-   * Trains from the newest committed step (if {@code resume}) to {@code config.train().iterations()}.
+   * Trains from {@code setup.resumeFrom()} (or the initial weights) to
+   * {@code config.train().iterations()}.
    *
-   * @param afterChunk called with each chunk's node reports (metrics, progress)
+   * @param afterChunk called when each chunk has finished, before its commit (metrics, progress)
    */
   public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
-      Consumer<List<ChunkResult>> afterChunk) throws IOException {
+      ChunkListener afterChunk) throws IOException {
     return train(jsc, setup, store, afterChunk, step -> {});
   }
 
   /**
-   * {@link #train(JavaSparkContext, RunSetup, CheckpointStore, Consumer)}, calling {@code
+   * {@link #train(JavaSparkContext, RunSetup, CheckpointStore, ChunkListener)}, calling {@code
    * afterCommit} with each step right after its commit (before retention prunes older steps).
    */
   public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
-      Consumer<List<ChunkResult>> afterChunk, LongConsumer afterCommit) throws IOException {
+      ChunkListener afterChunk, LongConsumer afterCommit) throws IOException {
     JobConfig cfg = setup.config();
     int total = cfg.train().iterations();
     int chunkSize = cfg.train().chunkIterations();
-    Optional<Commit> latest = cfg.checkpoint().resume() ? store.latest() : Optional.empty();
-    if (latest.isPresent() && !latest.get().planHash().equals(setup.planHash())) {
-      throw new IllegalArgumentException("the newest checkpoint " + store.root() + "/"
-          + CheckpointStore.stepDir(latest.get().step()) + " was trained under plan "
-          + latest.get().planHash() + ", but this run plans " + setup.planHash() + ". Fix: use a"
-          + " new spark.skippipe.run.dir, pass the old plan with spark.skippipe.plan.file, or set"
-          + " spark.skippipe.checkpoint.resume=false");
-    }
-    long step = latest.map(Commit::step).orElse(0L);
+    long step = setup.resumeFrom().map(Commit::step).orElse(0L);
     long first = step;
-    long resumeStep = latest.isPresent() ? step : -1;
+    long resumeStep = setup.resumeFrom().isPresent() ? step : -1;
     int failed = 0;
     List<ChunkResult> all = new ArrayList<>();
     List<Integer> reusing = new ArrayList<>();
@@ -82,7 +88,7 @@ public final class ChunkedTraining {
         ChunkSpec spec = new ChunkSpec(setup.run(), sessionTag(setup.run(), chunk, attempt), chunk,
             attempt, setup.planJson(), setup.planHash(), setup.roles(), setup.peers(),
             setup.secret(), cfg, setup.checkpointRoot(), resumeStep, (int) step, k,
-            setup.shards(), setup.hadoop(), ScheduleFollower.nowMicros());
+            setup.shards(), setup.hadoop(), setup.originMicros());
         try {
           results = ChunkJob.run(jsc, spec);
         } catch (Exception e) { // SparkException (checked in Java) arrives unchecked from Scala
@@ -97,22 +103,20 @@ public final class ChunkedTraining {
               rootMessage(e), resumeStep < 0 ? "the initial weights" : "step " + resumeStep);
         }
       }
+      afterChunk.completed(results);
       long end = step + k;
       int every = cfg.checkpoint().everyIterations();
       for (long s = step + 1; s <= end; s++) {
         if (s == end || (every > 0 && s % every == 0)) {
-          store.writeDriverFile(s, "cursor.json", ("{\"iteration\":" + s + ",\"seed\":"
-              + cfg.seed() + "}").getBytes(StandardCharsets.UTF_8));
-          store.commit(s, setup.planHash());
+          store.commit(s, setup.lineage(), setup.planHash());
           afterCommit.accept(s);
         }
       }
-      store.retain(cfg.checkpoint().keep());
+      store.retain(setup.lineage(), cfg.checkpoint().keep());
       if (results.stream().allMatch(ChunkResult::reusedCachedWeights)) {
         reusing.add(chunk);
       }
       all.addAll(results);
-      afterChunk.accept(results);
       step = end;
       resumeStep = end;
     }

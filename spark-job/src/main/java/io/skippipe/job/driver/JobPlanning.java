@@ -28,6 +28,24 @@ public final class JobPlanning {
     return plan(cfg, null, readUri);
   }
 
+  /**
+   * The model the run trains: the one in {@code spark.skippipe.plan.file} when given, else the
+   * {@code spark.skippipe.model} preset or spec file.
+   */
+  public static ModelSpec modelSpec(JobConfig cfg,
+      java.util.function.Function<String, byte[]> readUri) {
+    if (!cfg.plan().planFile().isEmpty()) {
+      return PlanCodec.read(new java.io.ByteArrayInputStream(
+          readUri.apply(cfg.plan().planFile()))).model();
+    }
+    try {
+      return Presets.model(cfg.model());
+    } catch (RuntimeException e) {
+      throw new ConfigException(ConfigKeys.MODEL.name(), cfg.model(), e.getMessage(),
+          "name a preset under conf/models or a model spec JSON file");
+    }
+  }
+
   /** The configured cluster profile (spark.skippipe.cluster), or a ConfigException naming it. */
   public static ClusterProfile cluster(JobConfig cfg) {
     try {
@@ -49,13 +67,7 @@ public final class JobPlanning {
       plan = PlanCodec.read(new java.io.ByteArrayInputStream(readUri.apply(cfg.plan().planFile())));
     } else {
       ClusterProfile cluster = measured != null ? measured : cluster(cfg);
-      ModelSpec model;
-      try {
-        model = Presets.model(cfg.model());
-      } catch (RuntimeException e) {
-        throw new ConfigException(ConfigKeys.MODEL.name(), cfg.model(), e.getMessage(),
-            "name a preset under conf/models or a model spec JSON file");
-      }
+      ModelSpec model = modelSpec(cfg, readUri);
       PlannerConfig d = PlannerConfig.defaults(cfg.plan().method());
       boolean byLength = cfg.plan().pathLength() > 0;
       PlannerConfig pc = new PlannerConfig(cfg.plan().method(),

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.metrics.TrainingMetrics;
 import io.skippipe.job.task.ChunkResult;
 import io.skippipe.job.task.NodeIterationStats;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,21 +39,41 @@ public final class RunMetrics {
   private final List<String> iterationLines = new ArrayList<>();
   private final List<String> spanLines = new ArrayList<>();
   private final List<IterationRow> rows = new ArrayList<>();
+  private final MetricsLog log;
 
+  /**
+   * @param previousLines iteration lines of earlier attempts of the run that this one keeps
+   * @param log where the lines go after every chunk, or null (tests that only read them back)
+   */
   public RunMetrics(int totalIterations, int chunkIterations, long tokensPerIteration,
-      PrintStream console, boolean progress) {
+      PrintStream console, boolean progress, List<String> previousLines, MetricsLog log) {
     this.totalIterations = totalIterations;
     this.chunkIterations = chunkIterations;
     this.tokensPerIteration = tokensPerIteration;
     this.console = console;
     this.progress = progress;
+    this.iterationLines.addAll(previousLines);
+    this.log = log;
   }
 
-  /** Records one chunk's node reports. */
-  public void afterChunk(List<ChunkResult> results) {
+  /** The iteration number of a line of {@code iterations.jsonl}. */
+  static int iterationOf(String line) {
+    try {
+      return JSON.readTree(line).get("iteration").asInt();
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalStateException("not an iterations.jsonl line: " + line, e);
+    }
+  }
+
+  /**
+   * Records one completed chunk's node reports: console progress, the metrics plugin's values, and
+   * (with a log) {@code iterations.jsonl} and the chunk's span file.
+   */
+  public void afterChunk(List<ChunkResult> results) throws IOException {
     Map<Integer, List<NodeIterationStats>> byIteration = new TreeMap<>();
+    List<String> chunkSpans = new ArrayList<>();
     for (ChunkResult r : results) {
-      spanLines.addAll(r.spanLines());
+      chunkSpans.addAll(r.spanLines());
       for (NodeIterationStats s : r.iterations()) {
         byIteration.computeIfAbsent(s.iteration(), k -> new ArrayList<>()).add(s);
       }
@@ -76,6 +97,11 @@ public final class RunMetrics {
       line.put("iterationSeconds", row.seconds());
       line.put("tokensPerSecond", row.tokensPerSecond());
       line.put("pipelineSeconds", row.pipelineSeconds());
+      // wall-clock window over the nodes (µs since the epoch), for the timeline's iteration bands
+      line.put("startEpochMicros",
+          nodes.stream().mapToLong(NodeIterationStats::startEpochMicros).min().orElse(0));
+      line.put("endEpochMicros", nodes.stream()
+          .mapToLong(n -> n.startEpochMicros() + n.iterationMicros()).max().orElse(0));
       ArrayNode arr = line.putArray("nodes");
       for (NodeIterationStats s : nodes) {
         ObjectNode n = arr.addObject();
@@ -93,6 +119,10 @@ public final class RunMetrics {
       iterationLines.add(line.toString());
       TrainingMetrics.get().recordIteration(new TrainingMetrics.Iteration(row.iteration() + 1,
           row.iteration() / chunkIterations + 1, row.loss(), row.tokensPerSecond(), micros));
+    }
+    spanLines.addAll(chunkSpans);
+    if (log != null && !byIteration.isEmpty()) {
+      log.afterChunk(iterationLines, byIteration.keySet().iterator().next(), chunkSpans);
     }
     if (progress && !rows.isEmpty()) {
       IterationRow last = rows.get(rows.size() - 1);

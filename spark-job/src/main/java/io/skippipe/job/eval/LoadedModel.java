@@ -14,7 +14,6 @@ import io.skippipe.model.weights.ModelExport;
 import io.skippipe.model.weights.Safetensors;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.profile.Presets;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -83,7 +82,7 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
       }
       chosen = wanted;
     } else {
-      Optional<Commit> latest = store.latest();
+      Optional<Commit> latest = store.latest(null);
       if (latest.isEmpty()) {
         throw new IllegalArgumentException("no committed checkpoint under " + checkpoint
             + " (no step-NNNNNN with a _COMMITTED marker). Fix: give the run's checkpoint root"
@@ -102,9 +101,7 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
     HadoopCheckpointStore store = new HadoopCheckpointStore(at.root(), conf);
     List<Map<String, float[]>> weights = new ArrayList<>();
     for (int s = 0; s < at.config().stages(); s++) {
-      byte[] b = store.read(at.step(), s, 0, StageState.WEIGHTS);
-      Safetensors.Contents c = Safetensors.read(new ByteArrayInputStream(b), b.length,
-          at.stepDir() + "/stage-" + s + "/replica-0/" + StageState.WEIGHTS);
+      Safetensors.Contents c = StageState.weights(store, at.step(), s);
       Map<String, float[]> w = new LinkedHashMap<>();
       c.tensors().forEach((k, v) -> w.put(k, v.data()));
       weights.add(w);

@@ -3,6 +3,7 @@ package io.skippipe.job.export;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
@@ -73,7 +74,7 @@ public final class CheckpointExport {
             + " files may be partial; export the checkpoint root to take the newest committed step");
       }
     } else {
-      Optional<Commit> latest = store.latest();
+      Optional<Commit> latest = store.latest(null);
       if (latest.isEmpty()) {
         throw new IllegalArgumentException("no committed checkpoint under " + checkpoint + "; give"
             + " the run's checkpoint root (RUN_DIR/checkpoints by default) or a step-NNNNNN directory"
@@ -87,11 +88,15 @@ public final class CheckpointExport {
     HfConfig hf = HfConfig.from(cfg, 0, 0);
     List<Map<String, Tensor>> stages = new ArrayList<>();
     for (int s = 0; s < cfg.stages(); s++) {
-      String name = StageState.WEIGHTS;
-      byte[] bytes = store.read(step, s, 0, name);
+      String file = root + "/" + CheckpointStore.stepDir(step) + "/"
+          + CheckpointStore.replicaFile(s, 0, StageState.WEIGHTS);
+      byte[] bytes;
+      try (InputStream in = store.open(step, CheckpointStore.replicaFile(s, 0,
+          StageState.WEIGHTS))) {
+        bytes = in.readAllBytes();
+      }
       stages.add(StageCheckpoint.readWeights(new ByteArrayInputStream(bytes), bytes.length,
-          root + "/step-" + step + "/stage-" + s + "/replica-0/" + name, hf, s,
-          cfg.layersPerStage()));
+          file, hf, s, cfg.layersPerStage()));
     }
     Map<String, Tensor> weights = ModelExport.mergeStages(hf, stages);
 

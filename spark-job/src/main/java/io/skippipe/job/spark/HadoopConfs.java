@@ -32,11 +32,15 @@ public final class HadoopConfs {
     return c;
   }
 
-  /** A URI for a Hadoop URI or a plain local path (made absolute, {@code file://}). */
+  /**
+   * A URI for a Hadoop URI or a plain local path (made absolute, {@code file://}; no trailing
+   * slash, whether or not the directory exists yet).
+   */
   public static URI toUri(String pathOrUri) {
     URI u = URI.create(pathOrUri.replace(" ", "%20"));
     if (u.getScheme() == null) {
-      return Paths.get(pathOrUri).toAbsolutePath().normalize().toUri();
+      String s = Paths.get(pathOrUri).toAbsolutePath().normalize().toUri().toString();
+      return URI.create(s.length() > "file:///".length() ? s.replaceAll("/+$", "") : s);
     }
     return u;
   }

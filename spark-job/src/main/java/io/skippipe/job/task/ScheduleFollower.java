@@ -121,7 +121,7 @@ public final class ScheduleFollower {
       throws IOException, InterruptedException {
     long start = nowMicros();
     Clock clock = new Clock();
-    stage.zeroGradients();
+    stage.zeroGradients(plan.microbatchesThrough(node).stream().map(PlannedMicrobatch::id).toList());
     double[] loss = pipeline(iteration, data, clock);
     long pipelineEnd = nowMicros();
     // gradient all-reduce among the stage's replicas

@@ -81,6 +81,8 @@ public final class StageTask {
     Throwable primary = null;
     boolean reused = false;
     try {
+      ComputeThreads.apply(ComputeThreads.resolve(cfg.train().intraOpThreads(),
+          org.apache.spark.TaskContext.get()));
       reused = prepareStage(spec, slot, plan, node, stageIndex, replica, store);
       ExecutorSlots.CachedStage st = slot.cached;
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
@@ -111,7 +113,9 @@ public final class StageTask {
         stats.add(follower.runIteration(iteration, lr.lr(iteration), data));
         long step = iteration + 1L;
         int every = cfg.checkpoint().everyIterations();
-        if (i == spec.iterations() - 1 || (every > 0 && step % every == 0)) {
+        // the replicas of a stage hold bit-identical weights and optimizer state (same summed
+        // gradient, same element-wise AdamW step), so the first replica writes the stage's files
+        if (replica == 0 && (i == spec.iterations() - 1 || (every > 0 && step % every == 0))) {
           long t0 = ScheduleFollower.nowMicros();
           StageState.save(store, step, stageIndex, replica, st.model(), st.optimizer());
           spanLines.add(SpanJson.toLine(new Span(node, stageIndex, -1, Span.Kind.CKPT,
@@ -171,7 +175,7 @@ public final class StageTask {
         cfg.train().epsilon(), cfg.train().weightDecay()));
     try {
       if (spec.resumeStep() >= 0) {
-        StageState.load(store, spec.resumeStep(), stageIndex, replica, model, opt);
+        StageState.load(store, spec.resumeStep(), stageIndex, 0, model, opt);
       }
     } catch (IOException | RuntimeException e) {
       opt.close();

@@ -87,7 +87,7 @@ class EvalAndGenerateCommandTest {
         StageState.save(store, STEP, s, 0, trainer.stages().get(s), trainer.optimizers().get(s));
       }
     }
-    store.commit(STEP, "test-plan");
+    store.commit(STEP, "test-lineage", "test-plan");
     // Held-out text in the corpus format (two documents), as a user would pass with --data.
     data = dir.resolve("held-out.txt");
     List<String> docs = Corpus.validationDocuments();

@@ -57,12 +57,12 @@ class SparkTrainingTest {
     assertEquals(iterations, out.lastStep());
     assertEquals(expectFailures, out.failedAttempts());
     CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(), conf);
-    assertEquals(iterations, store.latest().orElseThrow().step());
+    assertEquals(iterations, store.latest(null).orElseThrow().step());
     double worst = SparkTrainingHarness.worstDifference(plan, store, iterations,
         SparkTrainingHarness.reference(plan, cfg, shards, conf, iterations));
     assertTrue(worst <= 1e-5, name + ": weights differ from the PathTrainer's by " + worst);
     // every node stepped with the schedule's rate, and the metrics line carries it
-    RunMetrics metrics = new RunMetrics(iterations, chunk, 1, System.out, false);
+    RunMetrics metrics = new RunMetrics(iterations, chunk, 1, System.out, false, List.of(), null);
     for (ChunkResult r : out.results()) {
       for (NodeIterationStats s : r.iterations()) {
         assertEquals(cfg.train().lrSchedule().lr(s.iteration()), s.lr(), 1e-15,

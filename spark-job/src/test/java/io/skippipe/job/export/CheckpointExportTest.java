@@ -76,7 +76,7 @@ class CheckpointExportTest {
     HadoopCheckpointStore store = new HadoopCheckpointStore(root, new Configuration());
     List<StageModel> trained = stages(11);
     writeStep(store, 2, trained);
-    store.commit(2, "plan-hash");
+    store.commit(2, "L", "plan-hash");
     // A newer step whose chunk failed half-way: files of stage 0 only, never committed.
     writeStage(store, 4, 0, stages(99).get(0));
     // The run's plan.json carries the model spec (DESIGN.md §5.2); export reads it from there.
@@ -124,7 +124,7 @@ class CheckpointExportTest {
     String root = tmp.resolve("ckpt").toUri().toString();
     HadoopCheckpointStore store = new HadoopCheckpointStore(root, new Configuration());
     writeStep(store, 6, stages(3));
-    store.commit(6, "plan-hash");
+    store.commit(6, "L", "plan-hash");
     Path out = tmp.resolve("sharded");
     long limit = 400_000;
     Run r = run("--checkpoint", root + "/step-000006", "--out", out.toString(), "--model",

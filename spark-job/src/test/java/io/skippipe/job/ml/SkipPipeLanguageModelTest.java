@@ -99,7 +99,7 @@ class SkipPipeLanguageModelTest {
     assertTrue(cp.endsWith("/run/checkpoints/step-000002"), cp);
     HadoopCheckpointStore store = new HadoopCheckpointStore(cp.substring(0, cp.lastIndexOf('/')),
         HadoopConfs.current());
-    assertEquals(2L, store.latest().orElseThrow().step());
+    assertEquals(2L, store.latest(null).orElseThrow().step());
     assertTrue(Files.isDirectory(dir.resolve("run/ml-input/text.parquet")));
     assertEquals(4, lm(fitted).llamaConfig().stages());
   }

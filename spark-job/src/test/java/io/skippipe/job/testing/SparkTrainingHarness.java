@@ -74,7 +74,8 @@ public final class SparkTrainingHarness {
       peers.put(i, slots.get(i));
     }
     String planJson = PlanCodec.toJsonString(plan);
-    ChunkedTraining.RunSetup setup = new ChunkedTraining.RunSetup(run, planJson,
+    ChunkedTraining.RunSetup setup = new ChunkedTraining.RunSetup(run, "lineage-" + run,
+        java.util.Optional.empty(), io.skippipe.job.task.ScheduleFollower.nowMicros(), planJson,
         Integer.toHexString(planJson.hashCode()), roles, peers, secret, cfg,
         cfg.checkpointRoot(), shards, hadoop);
     CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(),
@@ -100,6 +101,8 @@ public final class SparkTrainingHarness {
       sources.put(d, new ShardSource(data, plan.microbatchesOf(d).stream()
           .map(PlannedMicrobatch::id).toList(), plan.model().samplesPerMicrobatch()));
     }
+    // the tasks ran with ComputeThreads.resolve(0, task) = spark.task.cpus = 1 intra-op thread
+    io.skippipe.job.task.ComputeThreads.apply(1);
     AdamWConfig adamW = new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay());
     try (PathTrainer t = new PathTrainer(llama, new PathTrainer.Config(cfg.seed(), adamW,
@@ -127,7 +130,7 @@ public final class SparkTrainingHarness {
     LlamaConfig llama = Models.llama(plan.model());
     double worst = 0;
     for (int s = 0; s < plan.stages().size(); s++) {
-      for (int r = 0; r < plan.stages().get(s).size(); r++) {
+      for (int r = 0; r < 1; r++) { // replica 0 writes the stage's checkpoint
         try (StageModel m = StageModel.create(llama, s, 999); AdamW o = new AdamW(m,
             AdamWConfig.llamaDefaults())) {
           StageState.load(store, step, s, r, m, o);

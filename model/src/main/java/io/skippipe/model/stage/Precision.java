@@ -1,0 +1,88 @@
+package io.skippipe.model.stage;
+
+import java.util.Locale;
+
+/**
+ * The numeric precision of a stage ({@code spark.skippipe.train.precision}).
+ *
+ * <p>{@link #BF16} follows the mixed-precision recipe (Micikevicius et al. 2018, with bfloat16 as
+ * in Megatron-LM and torchtitan): the weights the forward and backward read, every decoder layer's
+ * output and the activation gradients leaving a stage are bfloat16 values, while the master
+ * weights, the summed gradients, the AdamW state and the loss stay float32. Activations and
+ * activation gradients cross the wire as bfloat16 (2 bytes per element instead of 4).
+ *
+ * <p><b>Emulated arithmetic.</b> DJL 0.36's PyTorch JNI cannot create or cast to a bfloat16 tensor
+ * (its dtype switch has no bfloat16 case: {@code toType(BFLOAT16)} aborts the JVM with "terminate
+ * called without an active exception", reproduced here), so the stage keeps float32 tensors holding
+ * bfloat16 values: numbers are rounded to bfloat16 (8 significant bits, round to nearest) at the
+ * points above, and each op computes in float32 on those inputs — the numerics of bf16 GEMMs with
+ * float32 accumulation, but not their speed or their halved activation memory. The wire saving is
+ * real. See {@link #roundToBf16(float)}.
+ */
+public enum Precision {
+  /** float32 everywhere. */
+  FP32(4),
+  /** bfloat16 weights, layer outputs and wire tensors; float32 master state (see class comment). */
+  BF16(2);
+
+  /** Veltkamp's splitter for keeping 24 − 16 = 8 significant bits of a float32. */
+  static final float VELTKAMP_SPLITTER = 65537f;
+
+  private final int bytesPerElement;
+
+  Precision(int bytesPerElement) {
+    this.bytesPerElement = bytesPerElement;
+  }
+
+  /** Bytes per activation element on the wire (the planner's {@code activationBytesPerElement}). */
+  public int bytesPerElement() {
+    return bytesPerElement;
+  }
+
+  /**
+   * {@code v} rounded to the nearest bfloat16 (round half to even), as a float; NaN stays NaN.
+   * bfloat16 is the upper half of a float32, so this is the float with the low 16 bits rounded off.
+   */
+  public static float roundToBf16(float v) {
+    if (Float.isNaN(v)) {
+      return v;
+    }
+    int bits = Float.floatToRawIntBits(v);
+    int lsb = (bits >>> 16) & 1;
+    int rounded = bits + 0x7fff + lsb;
+    return Float.intBitsToFloat(rounded & 0xffff0000);
+  }
+
+  /** Rounds every element of {@code values} in place (no-op in {@link #FP32}); returns it. */
+  public float[] round(float[] values) {
+    if (this == BF16) {
+      for (int i = 0; i < values.length; i++) {
+        values[i] = roundToBf16(values[i]);
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Parses {@code fp32} or {@code bf16} (case-insensitive).
+   *
+   * @throws IllegalArgumentException naming the value and the choices
+   */
+  public static Precision parse(String value) {
+    if (value != null) {
+      for (Precision p : values()) {
+        if (p.name().equalsIgnoreCase(value.trim())) {
+          return p;
+        }
+      }
+    }
+    throw new IllegalArgumentException(
+        "precision '" + value + "' is not one of fp32, bf16 (spark.skippipe.train.precision);"
+            + " use fp32, or bf16 for bfloat16 weights and activations with float32 master state");
+  }
+
+  @Override
+  public String toString() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+}
