@@ -10,6 +10,7 @@ import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
 import io.skippipe.job.driver.ChunkedTraining;
+import io.skippipe.job.driver.Console;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
 import io.skippipe.job.driver.MetricsLog;
@@ -25,6 +26,7 @@ import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
 import io.skippipe.job.trace.RunTrace;
+import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
@@ -133,12 +135,17 @@ public final class SkipPipeJob {
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out, RunDirectory dir) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Console console = new Console(out);
+    Console.quietKnownWarnings();
+    TransferSecurity.report(jsc.getConf(), cfg.transfer(), out);
     Configuration conf = HadoopConfs.current(hadoop);
     // 1. every check that may refuse the run, before anything is written
     if (dir.start() == RunDirectory.Start.FINISHED) {
       return finished(dir, cfg, out);
     }
-    JobPlanning.PlannedRun planned = cfg.network().mode().equals("probe") ? null
+    boolean probeFirst = cfg.network().mode().equals("probe");
+    Console.Phase planning = probeFirst ? null : console.planning(cfg, false);
+    JobPlanning.PlannedRun planned = probeFirst ? null
         : JobPlanning.plan(cfg, uri -> read(uri, conf));
     checkSlots(jsc, planned != null ? planned.plan().nodeCount()
         : JobPlanning.cluster(cfg).size());
@@ -154,15 +161,27 @@ public final class SkipPipeJob {
     try {
       Probed probed = probe(jsc, cfg, run, secret, conf, out);
       if (probed != null) {
+        planning = console.planning(cfg, true);
         planned = JobPlanning.plan(cfg, probed.profile(), uri -> read(uri, conf));
       }
       Plan plan = planned.plan();
+      console.planned(planning, plan);
       TrainingEval eval = TrainingEval.create(cfg, Models.llama(plan.model()), hadoop, out);
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
-      Map<Integer, String> shards = DataPrep.prepare(spark, cfg, plan.dataNodes(),
+      planned.warnings().forEach(out::println);
+      if (planned.tuneJson() != null) {
+        write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
+      }
+      Console.Phase prep = console.begin("preparing data from " + (cfg.data().input().isEmpty()
+          ? "the bundled corpus" : cfg.data().input()));
+      DataPrep.Result data = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
+      prep.done(data.summary());
+      Map<Integer, String> shards = data.shards();
+      Console.Phase meet = console.begin("rendezvous of " + plan.nodeCount() + " task slots");
       ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,
           hadoop, probed == null ? null : probed.result().nodes());
+      console.rendezvousDone(meet, setup.peers().values());
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
@@ -171,8 +190,13 @@ public final class SkipPipeJob {
         out.printf("resuming run %s from its commit at step %d%n", dir.identity().lineage(),
             startStep);
       }
-      outcome = ChunkedTraining.train(jsc, setup, dir.store(), metrics::afterChunk,
-          eval::afterCommit);
+      Console.Chunks chunks = console.training(startStep, cfg.train().iterations(),
+          cfg.train().chunkIterations());
+      RunMetrics m = metrics;
+      outcome = ChunkedTraining.train(jsc, setup, dir.store(), results -> {
+        m.afterChunk(results);
+        chunks.completed(results);
+      }, eval::afterCommit);
     } finally {
       ExecutorSlots.close(run); // local mode: the driver JVM holds the slots
     }
@@ -180,6 +204,12 @@ public final class SkipPipeJob {
         outcome.failedAttempts(), metrics.rows(), planned.plan().iterationSeconds(),
         dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()));
     report(s, cfg, out);
+    try {
+      console.timeline(RunTrace.writePage(dir.fs(), dir.path()).toString(), cfg.runDir());
+    } catch (IOException | RuntimeException e) {
+      console.say("timeline not written (" + e + "); bin/skippipe timeline " + cfg.runDir()
+          + " --out FILE draws it");
+    }
     return s;
   }
 

@@ -174,7 +174,7 @@ public final class ConvergenceBench implements Callable<Integer> {
         for (int m = 0; m < microbatches; m++) {
           int[] path = method.equals("full") ? PathTrainer.fullPath(model.stages())
               : SkipPaths.draw(validPaths, pathRng);
-          mbs.add(new PathTrainer.Microbatch(m, reader.next().tokens(), path));
+          mbs.add(new PathTrainer.Microbatch(m, reader.next(), path));
         }
         double loss = trainer.step(mbs).meanLoss();
         if (s == 0) {

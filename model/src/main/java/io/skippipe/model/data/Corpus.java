@@ -50,17 +50,6 @@ public final class Corpus {
     }
   }
 
-  /** Documents of a local file in the corpus format (gzip if its name ends with .gz). */
-  public static List<String> fileDocuments(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(file + " does not exist; give a UTF-8 text file whose"
-          + " documents are separated by a line holding one form feed (\\f)");
-    }
-    try (InputStream in = Files.newInputStream(file)) {
-      return readDocuments(file.toString().endsWith(".gz") ? new GZIPInputStream(in) : in);
-    }
-  }
-
   /**
    * Splits UTF-8 text into documents at lines holding one form feed; a document keeps its inner
    * newlines and ends with its last line's newline. Empty documents are dropped.
@@ -96,6 +85,15 @@ public final class Corpus {
       Files.copy(in, f, StandardCopyOption.REPLACE_EXISTING);
     }
     return f;
+  }
+
+  /** The bytes of the bundled {@code tokenizer.json}. */
+  public static byte[] tokenizerJson() {
+    try (InputStream in = open(TOKENIZER)) {
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   static InputStream open(String resource) {

@@ -1,34 +1,64 @@
 package io.skippipe.model.data;
 
-import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A tokenizer read from a Hugging Face {@code tokenizer.json}, run by DJL's tokenizers (the Rust
  * {@code tokenizers} library, whose native code ships inside the DJL jar, so it loads offline).
- * Text is encoded without special tokens, truncation or padding; the packer inserts the
- * document separator itself.
+ *
+ * <p>Special tokens come only from the packer, never from text: text is encoded by a second
+ * instance of the tokenizer whose {@code added_tokens} list lacks the special ones, so a literal
+ * {@code <|endoftext|>} in a document is ordinary text (with our byte-level BPE: the ids of
+ * {@code "<|"}, {@code "endoftext"}, {@code "|>"}) and decodes back to itself. (DJL does not expose
+ * the library's {@code encode_special_tokens} switch.) Should a tokenizer's model vocabulary still
+ * map text onto a special token, {@link #encode} fails naming it. Text is encoded without
+ * truncation, padding or added special tokens, in pieces of at most {@link
+ * TextPieces#DEFAULT_MAX_CHARS} characters cut where the pre-tokenizer splits anyway (see {@link
+ * TextPieces}).
  */
 public final class TextTokenizer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Map<String, String> OPTIONS = Map.of(
       "addSpecialTokens", "false", "truncation", "false", "padding", "false",
       "modelMaxLength", Integer.toString(Integer.MAX_VALUE));
+  private static final Set<String> EOS_NAMES =
+      Set.of(BpeTrainer.END_OF_TEXT, "</s>", "<|end_of_text|>", "<eos>");
+  private static final Set<String> PAD_NAMES =
+      Set.of("<pad>", "<|pad|>", "[PAD]", "<|padding|>", "<|finetune_right_pad_id|>");
 
+  /**
+   * The special tokens the packer and an exported model use.
+   *
+   * @param eos the document separator; the packer puts it before every document and after the
+   *     last, so it is also the token a document starts with (BOS)
+   * @param pad the padding token: a special token named like one (e.g. {@code <pad>}), else EOS
+   * @param unk the model's unknown token, or null (byte-level BPE has none)
+   */
+  public record SpecialTokens(Token eos, Token pad, Token unk) {}
+
+  /** A token's text and id. */
+  public record Token(String content, int id) {}
+
+  private final byte[] json;
   private final HuggingFaceTokenizer hf;
+  private final HuggingFaceTokenizer encoder;
   private final int vocabSize;
-  private final int eosId;
+  private final SpecialTokens specials;
+  private final boolean[] isSpecial;
   private final String source;
 
   private TextTokenizer(byte[] json, String source) throws IOException {
@@ -48,30 +78,58 @@ public final class TextTokenizer implements AutoCloseable {
     for (JsonNode id : (Iterable<JsonNode>) vocab::elements) {
       max = Math.max(max, id.asInt());
     }
-    int eos = -1;
+    Token eos = null;
+    Token pad = null;
+    List<Integer> specialIds = new ArrayList<>();
+    ArrayNode kept = JSON.createArrayNode();
     for (JsonNode t : root.path("added_tokens")) {
-      max = Math.max(max, t.path("id").asInt());
+      int id = t.path("id").asInt();
+      max = Math.max(max, id);
       String c = t.path("content").asText();
-      if (t.path("special").asBoolean() && eos < 0 && (c.equals(BpeTrainer.END_OF_TEXT)
-          || c.equals("</s>") || c.equals("<|end_of_text|>") || c.equals("<eos>"))) {
-        eos = t.path("id").asInt();
+      if (!t.path("special").asBoolean()) {
+        kept.add(t);
+        continue;
+      }
+      specialIds.add(id);
+      if (eos == null && EOS_NAMES.contains(c)) {
+        eos = new Token(c, id);
+      }
+      if (pad == null && PAD_NAMES.contains(c)) {
+        pad = new Token(c, id);
       }
     }
-    if (eos < 0) {
+    if (eos == null) {
       throw new IllegalArgumentException(source + " has no special end-of-text token (one of "
-          + BpeTrainer.END_OF_TEXT + ", </s>, <|end_of_text|>, <eos> in added_tokens); the"
-          + " packer needs one to separate documents. Add it as a special added token");
+          + EOS_NAMES + " in added_tokens with \"special\": true); the packer needs one to"
+          + " separate documents. Add it as a special added token");
     }
+    JsonNode unkName = root.path("model").path("unk_token");
+    Token unk = unkName.isTextual() && vocab.has(unkName.asText())
+        ? new Token(unkName.asText(), vocab.get(unkName.asText()).asInt()) : null;
     this.vocabSize = max + 1;
-    this.eosId = eos;
+    this.specials = new SpecialTokens(eos, pad != null ? pad : eos, unk);
+    this.isSpecial = new boolean[vocabSize];
+    specialIds.forEach(i -> isSpecial[i] = true);
     this.source = source;
-    this.hf = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json), OPTIONS);
+    this.json = json.clone();
+    ObjectNode textOnly = ((ObjectNode) root).deepCopy();
+    textOnly.set("added_tokens", kept);
+    HuggingFaceTokenizer full = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
+        OPTIONS);
+    try {
+      this.encoder = HuggingFaceTokenizer.newInstance(
+          new ByteArrayInputStream(JSON.writeValueAsBytes(textOnly)), OPTIONS);
+    } catch (IOException | RuntimeException e) {
+      full.close();
+      throw e;
+    }
+    this.hf = full;
   }
 
   /** The tokenizer bundled with the corpus (vocab 1024, {@code <|endoftext|>} = 0). */
   public static TextTokenizer bundled() {
-    try (InputStream in = Corpus.open(Corpus.TOKENIZER)) {
-      return new TextTokenizer(in.readAllBytes(), "bundled " + Corpus.TOKENIZER);
+    try {
+      return new TextTokenizer(Corpus.tokenizerJson(), "bundled " + Corpus.TOKENIZER);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -91,17 +149,65 @@ public final class TextTokenizer implements AutoCloseable {
     return new TextTokenizer(json, source);
   }
 
-  /** Token ids of a text (no special tokens added). */
+  /**
+   * Token ids of a text; no special token is added, and none is produced from the text (see the
+   * class comment).
+   *
+   * @throws IllegalArgumentException if the tokenizer's model maps text onto a special token
+   */
   public int[] encode(String text) {
-    return toInts(hf.encode(text, false, false).getIds());
+    if (text.length() <= TextPieces.DEFAULT_MAX_CHARS) {
+      return encodePiece(text);
+    }
+    List<int[]> parts = new ArrayList<>();
+    TextPieces.cut(text, TextPieces.DEFAULT_MAX_CHARS, p -> parts.add(encodePiece(p)));
+    int n = 0;
+    for (int[] p : parts) {
+      n += p.length;
+    }
+    int[] out = new int[n];
+    n = 0;
+    for (int[] p : parts) {
+      System.arraycopy(p, 0, out, n, p.length);
+      n += p.length;
+    }
+    return out;
   }
 
-  /** Token ids of several texts, encoded in parallel by the native library. */
+  /**
+   * Ids of one piece of text. It calls the native library directly: DJL's {@code Encoding} also
+   * fetches tokens, offsets and masks, which made data preparation 2.5 times slower.
+   */
+  private int[] encodePiece(String text) {
+    if (text.isEmpty()) {
+      return new int[0];
+    }
+    TokenizersLibrary lib = TokenizersLibrary.LIB;
+    long encoding = lib.encode(encoder.getHandle(), text, false);
+    long[] ids;
+    try {
+      ids = lib.getTokenIds(encoding);
+    } finally {
+      lib.deleteEncoding(encoding);
+    }
+    int[] out = new int[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      int id = Math.toIntExact(ids[i]);
+      if (id < isSpecial.length && isSpecial[id]) {
+        throw new IllegalArgumentException(source + " maps the text \"" + abbreviate(text)
+            + "\" onto its special token " + id + ": its model vocabulary holds the special"
+            + " token as text. Use a tokenizer whose special tokens are only added tokens");
+      }
+      out[i] = id;
+    }
+    return out;
+  }
+
+  /** Token ids of several texts (each as {@link #encode}). */
   public List<int[]> encodeAll(List<String> texts) {
-    Encoding[] enc = hf.batchEncode(texts.toArray(new String[0]), false, false);
-    List<int[]> out = new ArrayList<>(enc.length);
-    for (Encoding e : enc) {
-      out.add(toInts(e.getIds()));
+    List<int[]> out = new ArrayList<>(texts.size());
+    for (String t : texts) {
+      out.add(encode(t));
     }
     return out;
   }
@@ -122,24 +228,34 @@ public final class TextTokenizer implements AutoCloseable {
 
   /** Id of the end-of-text token that separates documents (also used as BOS). */
   public int eosId() {
-    return eosId;
+    return specials.eos().id();
+  }
+
+  /** The special tokens (EOS = BOS, PAD, UNK). */
+  public SpecialTokens specialTokens() {
+    return specials;
+  }
+
+  /** The {@code tokenizer.json} bytes this tokenizer was read from. */
+  public byte[] json() {
+    return json.clone();
   }
 
   @Override
   public String toString() {
-    return "TextTokenizer(" + source + ", vocab " + vocabSize + ", eos " + eosId + ")";
+    return "TextTokenizer(" + source + ", vocab " + vocabSize + ", eos " + eosId() + ")";
   }
 
   @Override
   public void close() {
-    hf.close();
+    try {
+      encoder.close();
+    } finally {
+      hf.close();
+    }
   }
 
-  private static int[] toInts(long[] ids) {
-    int[] out = new int[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      out[i] = Math.toIntExact(ids[i]);
-    }
-    return out;
+  private static String abbreviate(String s) {
+    return s.length() <= 60 ? s : s.substring(0, 60) + "…";
   }
 }

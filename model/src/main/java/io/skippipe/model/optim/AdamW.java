@@ -143,6 +143,53 @@ public final class AdamW implements AutoCloseable {
     return out;
   }
 
+  /**
+   * One moment as a host copy, keyed as in {@link #exportState()} ({@code "<hf name>.exp_avg"} or
+   * {@code ".exp_avg_sq"}): checkpoints write the state tensor by tensor.
+   *
+   * @throws IllegalArgumentException for an unknown key
+   */
+  public float[] exportState(String key) {
+    return AutogradAdapter.toHostFloats(moment(key));
+  }
+
+  /**
+   * Overwrites one moment (key as {@link #exportState(String)}) from {@code values}.
+   *
+   * @throws IllegalArgumentException for an unknown key or a wrong element count
+   */
+  public void importState(String key, float[] values) {
+    NDArray m = moment(key);
+    if (values.length != m.getShape().size()) {
+      throw new IllegalArgumentException("optimizer state " + key + " has " + values.length
+          + " values, expected " + m.getShape().size() + "; the file belongs to another model.");
+    }
+    AutogradAdapter.assign(m, values);
+  }
+
+  /** Sets the step count (for bias correction) after the moments were restored. */
+  public void setStep(long step) {
+    if (step < 0) {
+      throw new IllegalArgumentException("optimizer step " + step + " must be >= 0");
+    }
+    this.step = step;
+  }
+
+  private NDArray moment(String key) {
+    NDArray m = null;
+    if (key.endsWith(EXP_AVG_SQ)) {
+      m = expAvgSq.get(key.substring(0, key.length() - EXP_AVG_SQ.length()));
+    } else if (key.endsWith(EXP_AVG)) {
+      m = expAvg.get(key.substring(0, key.length() - EXP_AVG.length()));
+    }
+    if (m == null) {
+      throw new IllegalArgumentException("the optimizer of stage " + stageModel.stage()
+          + " has no state " + key + "; keys are <parameter>" + EXP_AVG + " and <parameter>"
+          + EXP_AVG_SQ + " of " + expAvg.keySet());
+    }
+    return m;
+  }
+
   /** Restores moments (keys as {@link #exportState()}) and the step count. */
   public void importState(Map<String, float[]> state, long step) {
     if (step < 0) {

@@ -27,6 +27,7 @@ import java.nio.file.Path;
  * @param maxPositionEmbeddings longest sequence the model is meant for
  * @param bosTokenId id that starts a document
  * @param eosTokenId id that ends a document
+ * @param padTokenId id that pads a batch (the tokenizer's pad token, or EOS when it has none)
  */
 public record HfConfig(
     int hiddenSize,
@@ -39,7 +40,8 @@ public record HfConfig(
     double ropeTheta,
     int maxPositionEmbeddings,
     int bosTokenId,
-    int eosTokenId) {
+    int eosTokenId,
+    int padTokenId) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -74,13 +76,22 @@ public record HfConfig(
           "rms_norm_eps " + rmsNormEps + " and rope_theta " + ropeTheta
               + " must both be positive; use e.g. 1e-5 and 10000");
     }
-    for (int id : new int[] {bosTokenId, eosTokenId}) {
+    for (int id : new int[] {bosTokenId, eosTokenId, padTokenId}) {
       if (id < 0 || id >= vocabSize) {
         throw new IllegalArgumentException(
-            "bos/eos token id " + id + " is outside the vocabulary [0, " + vocabSize
+            "bos/eos/pad token id " + id + " is outside the vocabulary [0, " + vocabSize
                 + "); use an id of the tokenizer's special token");
       }
     }
+  }
+
+  /** A config whose pad token is the EOS token. */
+  public HfConfig(int hiddenSize, int intermediateSize, int numAttentionHeads,
+      int numKeyValueHeads, int numHiddenLayers, int vocabSize, double rmsNormEps,
+      double ropeTheta, int maxPositionEmbeddings, int bosTokenId, int eosTokenId) {
+    this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
+        vocabSize, rmsNormEps, ropeTheta, maxPositionEmbeddings, bosTokenId, eosTokenId,
+        eosTokenId);
   }
 
   /** Width of one attention head. */
@@ -98,11 +109,17 @@ public record HfConfig(
 
   /**
    * The HF config of one of our model configurations, with the ids of the tokenizer's BOS and EOS
-   * tokens (the bundled tokenizer uses 0 for both).
+   * tokens (the bundled tokenizer uses 0 for both); the pad token is EOS.
    */
   public static HfConfig from(io.skippipe.model.LlamaConfig m, int bosTokenId, int eosTokenId) {
+    return from(m, bosTokenId, eosTokenId, eosTokenId);
+  }
+
+  /** The HF config of one of our model configurations with the tokenizer's BOS, EOS and PAD ids. */
+  public static HfConfig from(io.skippipe.model.LlamaConfig m, int bosTokenId, int eosTokenId,
+      int padTokenId) {
     return new HfConfig(m.dim(), m.ffnDim(), m.heads(), m.kvHeads(), m.layers(), m.vocab(),
-        m.normEps(), m.ropeTheta(), m.seqLen(), bosTokenId, eosTokenId);
+        m.normEps(), m.ropeTheta(), m.seqLen(), bosTokenId, eosTokenId, padTokenId);
   }
 
   /** The JSON object of {@code config.json}, in the key names transformers reads. */
@@ -127,6 +144,7 @@ public record HfConfig(
     o.put("torch_dtype", "float32");
     o.put("bos_token_id", bosTokenId);
     o.put("eos_token_id", eosTokenId);
+    o.put("pad_token_id", padTokenId);
     return o;
   }
 
@@ -175,6 +193,8 @@ public record HfConfig(
               + hidden / heads
               + "; only head_dim = hidden_size / num_attention_heads is supported");
     }
+    int eos = tokenId(o.path("eos_token_id"));
+    JsonNode pad = o.path("pad_token_id");
     return new HfConfig(
         hidden,
         required(o, "intermediate_size", source),
@@ -186,7 +206,8 @@ public record HfConfig(
         o.path("rope_theta").asDouble(10000.0),
         o.path("max_position_embeddings").asInt(2048),
         tokenId(o.path("bos_token_id")),
-        tokenId(o.path("eos_token_id")));
+        eos,
+        pad.isMissingNode() || pad.isNull() ? eos : tokenId(pad));
   }
 
   /** Reads {@code config.json} from a file. */

@@ -53,7 +53,7 @@ public final class ModelExport {
   }
 
   /**
-   * Writes a model folder.
+   * Writes a model folder from tensors in memory.
    *
    * @param dir the folder (created if needed)
    * @param weights every tensor of the model (see {@link #mergeStages})
@@ -62,28 +62,41 @@ public final class ModelExport {
    */
   public static void export(Path dir, HfConfig c, Map<String, Tensor> weights, Path tokenizerJson,
       long maxShardBytes) throws IOException {
+    Safetensors.checkShapes(Safetensors.shapesOf(weights), LlamaTensors.model(c), "the model to"
+        + " export", "the config");
+    export(dir, c, (name, from, chunk, n) ->
+        System.arraycopy(weights.get(name).data(), Math.toIntExact(from), chunk, 0, n),
+        tokenizerJson, maxShardBytes);
+  }
+
+  /**
+   * Writes a model folder whose tensors (in HF model order, {@link LlamaTensors#model}) are
+   * streamed from {@code source} chunk by chunk: no tensor, shard or model needs to fit in memory.
+   * Shards follow {@code save_pretrained}: greedy in model order, a tensor larger than the limit
+   * gets a shard of its own.
+   */
+  public static void export(Path dir, HfConfig c, Safetensors.ChunkSource source,
+      Path tokenizerJson, long maxShardBytes) throws IOException {
     if (maxShardBytes <= 0) {
       throw new IllegalArgumentException("maxShardBytes " + maxShardBytes + " must be positive");
     }
-    Safetensors.checkShapes(Safetensors.shapesOf(weights), LlamaTensors.model(c), "the model to"
-        + " export", "the config");
+    Map<String, long[]> shapes = LlamaTensors.model(c);
     Files.createDirectories(dir);
     c.write(dir.resolve(CONFIG));
     if (tokenizerJson != null) {
       Files.copy(tokenizerJson, dir.resolve(TOKENIZER), StandardCopyOption.REPLACE_EXISTING);
     }
     Map<String, String> meta = Map.of("format", "pt");
-    if (Safetensors.serializedSize(weights, meta) <= maxShardBytes) {
-      Safetensors.write(dir.resolve(SINGLE), weights, meta);
+    if (Safetensors.serializedSize(shapes, meta) <= maxShardBytes) {
+      writeFile(dir.resolve(SINGLE), shapes, meta, source);
       return;
     }
-    // Greedy shards in model order; a tensor larger than the limit gets a shard of its own.
-    List<Map<String, Tensor>> shards = new ArrayList<>();
-    Map<String, Tensor> cur = new LinkedHashMap<>();
+    List<Map<String, long[]>> shards = new ArrayList<>();
+    Map<String, long[]> cur = new LinkedHashMap<>();
     long curBytes = 0;
     long total = 0;
-    for (Map.Entry<String, Tensor> e : weights.entrySet()) {
-      long b = 4L * e.getValue().data().length;
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      long b = 4L * LlamaTensors.numel(e.getValue());
       total += b;
       if (!cur.isEmpty() && curBytes + b > maxShardBytes) {
         shards.add(cur);
@@ -99,10 +112,29 @@ public final class ModelExport {
     ObjectNode map = index.putObject("weight_map");
     for (int i = 0; i < shards.size(); i++) {
       String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-      Safetensors.write(dir.resolve(name), shards.get(i), meta);
+      writeFile(dir.resolve(name), shards.get(i), meta, source);
       shards.get(i).keySet().forEach(k -> map.put(k, name));
     }
     Files.write(dir.resolve(INDEX), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index));
+  }
+
+  /** One safetensors file through a temporary sibling renamed into place. */
+  private static void writeFile(Path file, Map<String, long[]> shapes, Map<String, String> meta,
+      Safetensors.ChunkSource source) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (java.io.OutputStream out =
+        new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+      Safetensors.write(out, shapes, meta, source);
+    }
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  static Path existing(Path f) {
+    if (!Files.isRegularFile(f)) {
+      throw new IllegalArgumentException(f + " does not exist; point at a Hugging Face model"
+          + " folder (config.json with model.safetensors or its shards and index)");
+    }
+    return f;
   }
 
   /**
@@ -115,7 +147,7 @@ public final class ModelExport {
 
   /** Reads a folder written by {@link #export} (or by {@code save_pretrained} in float32). */
   public static Loaded load(Path dir) throws IOException {
-    HfConfig c = HfConfig.read(StageCheckpoint.existing(dir.resolve(CONFIG)));
+    HfConfig c = HfConfig.read(existing(dir.resolve(CONFIG)));
     Map<String, Tensor> all = new LinkedHashMap<>();
     if (Files.isRegularFile(dir.resolve(INDEX))) {
       JsonNode index;
@@ -136,7 +168,7 @@ public final class ModelExport {
         byFile.computeIfAbsent(e.getValue().asText(), k -> new ArrayList<>()).add(e.getKey());
       }
       for (Map.Entry<String, List<String>> f : byFile.entrySet()) {
-        Path shard = StageCheckpoint.existing(dir.resolve(f.getKey()));
+        Path shard = existing(dir.resolve(f.getKey()));
         Map<String, Tensor> t = Safetensors.read(shard).tensors();
         if (!t.keySet().containsAll(f.getValue())) {
           List<String> missing = new ArrayList<>(f.getValue());
@@ -147,7 +179,7 @@ public final class ModelExport {
         all.putAll(t);
       }
     } else {
-      all.putAll(Safetensors.read(StageCheckpoint.existing(dir.resolve(SINGLE))).tensors());
+      all.putAll(Safetensors.read(existing(dir.resolve(SINGLE))).tensors());
     }
     Safetensors.checkShapes(Safetensors.shapesOf(all), LlamaTensors.model(c), dir.toString(),
         "its config.json (hidden " + c.hiddenSize() + ", " + c.numHiddenLayers() + " layers, vocab "

@@ -113,17 +113,40 @@ public final class Safetensors {
   public static void write(
       OutputStream out, Map<String, Tensor> tensors, Map<String, String> metadata)
       throws IOException {
-    byte[] header = headerBytes(tensors, metadata);
+    write(out, shapesOf(tensors), metadata, (name, from, chunk, n) ->
+        System.arraycopy(tensors.get(name).data(), Math.toIntExact(from), chunk, 0, n));
+  }
+
+  /**
+   * Fills a chunk of a tensor's values for the streaming writer: {@code n} values starting at
+   * element {@code from} (row-major) into {@code chunk[0..n)}.
+   */
+  @FunctionalInterface
+  public interface ChunkSource {
+    void fill(String name, long from, float[] chunk, int n) throws IOException;
+  }
+
+  /**
+   * Writes a file whose tensors (in {@code shapes} order) are produced chunk by chunk, so no tensor
+   * (and no file) needs to be in memory at once: files and tensors of any size. Does not close
+   * {@code out}.
+   */
+  public static void write(
+      OutputStream out, Map<String, long[]> shapes, Map<String, String> metadata,
+      ChunkSource source) throws IOException {
+    byte[] header = headerBytes(shapes, metadata);
     ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
     out.write(len.array());
     out.write(header);
     ByteBuffer buf = ByteBuffer.allocate(4 * CHUNK_FLOATS).order(ByteOrder.LITTLE_ENDIAN);
-    for (Tensor t : tensors.values()) {
-      float[] d = t.data();
-      for (int i = 0; i < d.length; i += CHUNK_FLOATS) {
-        int n = Math.min(CHUNK_FLOATS, d.length - i);
+    float[] chunk = new float[CHUNK_FLOATS];
+    for (Map.Entry<String, long[]> t : shapes.entrySet()) {
+      long numel = LlamaTensors.numel(t.getValue());
+      for (long i = 0; i < numel; i += CHUNK_FLOATS) {
+        int n = (int) Math.min(CHUNK_FLOATS, numel - i);
+        source.fill(t.getKey(), i, chunk, n);
         buf.clear();
-        buf.asFloatBuffer().put(d, i, n);
+        buf.asFloatBuffer().put(chunk, 0, n);
         out.write(buf.array(), 0, 4 * n);
       }
     }
@@ -141,23 +164,23 @@ public final class Safetensors {
   }
 
   /** Size in bytes of the file {@link #write} would produce, without writing it. */
-  public static long serializedSize(Map<String, Tensor> tensors, Map<String, String> metadata) {
+  public static long serializedSize(Map<String, long[]> shapes, Map<String, String> metadata) {
     long data = 0;
-    for (Tensor t : tensors.values()) {
-      data += 4L * t.data().length;
+    for (long[] shape : shapes.values()) {
+      data += 4L * LlamaTensors.numel(shape);
     }
-    return 8 + headerBytes(tensors, metadata).length + data;
+    return 8 + headerBytes(shapes, metadata).length + data;
   }
 
   /** The JSON header, padded with spaces to a multiple of 8 bytes (as the Python writer does). */
-  private static byte[] headerBytes(Map<String, Tensor> tensors, Map<String, String> metadata) {
+  private static byte[] headerBytes(Map<String, long[]> tensors, Map<String, String> metadata) {
     ObjectNode h = JSON.createObjectNode();
     if (metadata != null && !metadata.isEmpty()) {
       ObjectNode meta = h.putObject("__metadata__");
       new TreeMap<>(metadata).forEach(meta::put);
     }
     long offset = 0;
-    for (Map.Entry<String, Tensor> t : tensors.entrySet()) {
+    for (Map.Entry<String, long[]> t : tensors.entrySet()) {
       if (t.getKey().equals("__metadata__") || t.getKey().isEmpty()) {
         throw new IllegalArgumentException(
             "tensor name \"" + t.getKey() + "\" is reserved or empty; rename the tensor");
@@ -165,10 +188,10 @@ public final class Safetensors {
       ObjectNode e = h.putObject(t.getKey());
       e.put("dtype", F32);
       var shape = e.putArray("shape");
-      for (long s : t.getValue().shape()) {
+      for (long s : t.getValue()) {
         shape.add(s);
       }
-      long bytes = 4L * t.getValue().data().length;
+      long bytes = 4L * LlamaTensors.numel(t.getValue());
       e.putArray("data_offsets").add(offset).add(offset + bytes);
       offset += bytes;
     }
@@ -208,34 +231,81 @@ public final class Safetensors {
    * @param source the file name for messages
    */
   public static Contents read(InputStream in, long totalLength, String source) throws IOException {
-    Header h = readHeader(in, totalLength, source);
-    DataInputStream din = new DataInputStream(in);
     Map<String, Tensor> tensors = new LinkedHashMap<>();
-    byte[] chunk = new byte[4 * CHUNK_FLOATS];
+    Header h = read(in, totalLength, source, null, new TensorSink() {
+      private float[] data;
+
+      @Override
+      public void chunk(Entry e, long from, float[] chunk, int n) {
+        if (from == 0) {
+          data = new float[Math.toIntExact(LlamaTensors.numel(e.shape()))];
+        }
+        System.arraycopy(chunk, 0, data, (int) from, n);
+        if (from + n == data.length) {
+          tensors.put(e.name(), new Tensor(e.shape(), data));
+        }
+      }
+
+      @Override
+      public void empty(Entry e) {
+        tensors.put(e.name(), new Tensor(e.shape(), new float[0]));
+      }
+    });
+    return new Contents(tensors, h.metadata());
+  }
+
+  /** Receives a file's tensor values chunk by chunk, in file order (the streaming reader). */
+  public interface TensorSink {
+    /** Values {@code [from, from + n)} of tensor {@code e} (row-major), in {@code chunk[0..n)}. */
+    void chunk(Entry e, long from, float[] chunk, int n) throws IOException;
+
+    /** A tensor with no elements. */
+    default void empty(Entry e) throws IOException {}
+  }
+
+  /**
+   * Reads and validates a file from a stream without holding it: the header is checked (and, if
+   * {@code check} is given, passed to it before any data is read), then every tensor's values go to
+   * {@code sink} in chunks. Files and tensors of any size. Returns the header.
+   *
+   * @param totalLength the file's length if known (checked against the header), or -1 (then
+   *     trailing bytes are detected by reading one more byte)
+   */
+  public static Header read(InputStream in, long totalLength, String source,
+      java.util.function.Consumer<Header> check, TensorSink sink) throws IOException {
+    Header h = readHeader(in, totalLength, source);
+    if (check != null) {
+      check.accept(h);
+    }
+    DataInputStream din = new DataInputStream(in);
+    byte[] bytes = new byte[4 * CHUNK_FLOATS];
+    float[] chunk = new float[CHUNK_FLOATS];
     for (Entry e : h.entries().values()) {
       long numel = LlamaTensors.numel(e.shape());
-      float[] data = new float[Math.toIntExact(numel)];
-      for (int i = 0; i < data.length; i += CHUNK_FLOATS) {
-        int n = Math.min(CHUNK_FLOATS, data.length - i);
+      if (numel == 0) {
+        sink.empty(e);
+      }
+      for (long i = 0; i < numel; i += CHUNK_FLOATS) {
+        int n = (int) Math.min(CHUNK_FLOATS, numel - i);
         try {
-          din.readFully(chunk, 0, 4 * n);
+          din.readFully(bytes, 0, 4 * n);
         } catch (EOFException eof) {
           throw new IllegalArgumentException(
               source + " is truncated: the data of tensor \"" + e.name() + "\" (bytes "
                   + e.begin() + ".." + e.end() + " after the header) ends early. The file was"
                   + " cut off while being written or copied; write or copy it again", eof);
         }
-        ByteBuffer.wrap(chunk, 0, 4 * n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
-            .get(data, i, n);
+        ByteBuffer.wrap(bytes, 0, 4 * n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+            .get(chunk, 0, n);
+        sink.chunk(e, i, chunk, n);
       }
-      tensors.put(e.name(), new Tensor(e.shape(), data));
     }
     if (totalLength < 0 && in.read() != -1) {
       throw new IllegalArgumentException(
           source + " has bytes after the last tensor (the header describes "
               + h.dataBytes() + " data bytes); the file is corrupt or not a safetensors file");
     }
-    return new Contents(tensors, h.metadata());
+    return h;
   }
 
   /** Reads and validates a header from a stream positioned at the file start. */
@@ -370,10 +440,6 @@ public final class Safetensors {
       throw new IllegalArgumentException(where + " has data_offsets " + offsets + " ("
           + (end - begin) + " bytes) but dtype F32 and shape " + Arrays.toString(dims) + " need "
           + 4 * numel + " bytes. The header is corrupt; write the file again");
-    }
-    if (numel > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException(where + " has " + numel + " elements; a Java array holds"
-          + " at most 2^31 - 9. Shard the tensor (split the model into more stages)");
     }
     return new Entry(name, dtype.asText(), dims, begin, end);
   }

@@ -1,200 +1,187 @@
 package io.skippipe.model.weights;
 
-import io.skippipe.model.weights.Safetensors.Tensor;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
+import io.skippipe.model.optim.AdamW;
+import io.skippipe.model.stage.StageModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Per-stage checkpoint files: the stage's weights under their Hugging Face names (a valid
- * safetensors file that {@code transformers} can read, metadata {@code format=pt}) and, next to it,
- * the AdamW state as {@code optimizer.m.<hf name>}, {@code optimizer.v.<hf name>} with the step
- * count in the metadata key {@code optimizer.step}. Both are checked on load against the tensors
- * the stage must hold ({@link LlamaTensors#stage}), so a file of another model or stage fails with
- * a message naming the tensor. The stream forms let the runtime write to any Hadoop FileSystem.
+ * The one per-stage checkpoint format, written and read through plain streams (a Hadoop {@code
+ * FileSystem} stream, a checkpoint store's stream or a local file), tensor by tensor: at most one
+ * tensor of the stage is on the Java heap at a time, and neither files nor tensors have a size
+ * limit beyond a single tensor's 2^31 elements.
+ *
+ * <ul>
+ *   <li>{@value #WEIGHTS}: the stage's float32 master weights under their Hugging Face names and
+ *       shapes, a valid safetensors file ({@code __metadata__}: {@code format=pt}, {@code
+ *       skippipe.stage}, {@code skippipe.layers_per_stage}).
+ *   <li>{@value #OPTIMIZER}: the AdamW moments {@code <name>.exp_avg} and {@code <name>.exp_avg_sq}
+ *       with the parameter's shape, and the step count in {@code __metadata__} key {@value
+ *       #STEP_KEY}.
+ * </ul>
+ *
+ * Reading checks the header first, before any data is read: exactly the stage's tensor names, each
+ * with its shape; a file of another model or stage fails naming the tensor and both shapes.
  */
 public final class StageCheckpoint {
   private StageCheckpoint() {}
 
-  /** File name of a stage's weights inside a checkpoint directory. */
-  public static String weightsFile(int stage) {
-    return String.format("stage-%02d.safetensors", stage);
-  }
+  /** File name of a stage's weights. */
+  public static final String WEIGHTS = "weights.safetensors";
 
-  /** File name of a stage's optimizer state inside a checkpoint directory. */
-  public static String optimizerFile(int stage) {
-    return String.format("stage-%02d.optimizer.safetensors", stage);
-  }
+  /** File name of a stage's optimizer state. */
+  public static final String OPTIMIZER = "optimizer.safetensors";
 
   /** Metadata key of the AdamW step count. */
   public static final String STEP_KEY = "optimizer.step";
 
+  /** Writes {@code stage}'s weights to {@code out} (not closed). */
+  public static void writeWeights(OutputStream out, StageModel stage) throws IOException {
+    Map<String, long[]> shapes = stage.parameterShapes();
+    Safetensors.write(out, shapes, metadata(stage), new OneTensorAtATime(stage::exportWeight));
+  }
+
+  /** Writes {@code optimizer}'s moments and step for {@code stage} to {@code out} (not closed). */
+  public static void writeOptimizer(OutputStream out, StageModel stage, AdamW optimizer)
+      throws IOException {
+    Map<String, String> meta = metadata(stage);
+    meta.put(STEP_KEY, Long.toString(optimizer.step()));
+    Safetensors.write(out, optimizerShapes(stage), meta,
+        new OneTensorAtATime(optimizer::exportState));
+  }
+
   /**
-   * AdamW state of one stage.
+   * Reads a weights file into {@code stage}, checking names and shapes first.
    *
-   * @param m first moments by HF tensor name
-   * @param v second moments by HF tensor name
-   * @param step optimizer steps taken (for bias correction)
+   * @param source the file's name for messages
+   * @throws IllegalArgumentException when the file belongs to another model or stage, or is
+   *     truncated or corrupt
    */
-  public record OptimizerState(Map<String, Tensor> m, Map<String, Tensor> v, long step) {
-    public OptimizerState {
-      if (step < 0) {
-        throw new IllegalArgumentException("optimizer step " + step + " is negative");
-      }
-      if (!m.keySet().equals(v.keySet())) {
-        throw new IllegalArgumentException(
-            "optimizer m and v cover different tensors: " + m.keySet() + " vs " + v.keySet());
-      }
-    }
+  public static void readWeights(InputStream in, String source, StageModel stage)
+      throws IOException {
+    Map<String, long[]> expected = stage.parameterShapes();
+    Safetensors.read(in, -1, source,
+        h -> Safetensors.checkShapes(Safetensors.shapes(h), expected, source, describe(stage)),
+        new Assembler(stage::importWeight));
   }
 
-  /** Writes a stage's weights (checked against the stage's expected tensors first). */
-  public static void writeWeights(
-      OutputStream out, HfConfig c, int stage, int layersPerStage, Map<String, Tensor> weights)
-      throws IOException {
-    String what = "stage " + stage + " (" + layersPerStage + " layers per stage)";
-    Safetensors.checkShapes(
-        Safetensors.shapesOf(weights), LlamaTensors.stage(c, stage, layersPerStage), "weights to"
-            + " save", what);
-    Safetensors.write(out, ordered(weights, LlamaTensors.stage(c, stage, layersPerStage)),
-        metadata(stage, layersPerStage));
-  }
-
-  /** Reads and checks a stage's weights. */
-  public static Map<String, Tensor> readWeights(
-      InputStream in, long length, String source, HfConfig c, int stage, int layersPerStage)
-      throws IOException {
-    Safetensors.Contents read = Safetensors.read(in, length, source);
-    Safetensors.checkShapes(
-        Safetensors.shapesOf(read.tensors()), LlamaTensors.stage(c, stage, layersPerStage),
-        source, "stage " + stage + " (" + layersPerStage + " layers per stage, hidden "
-            + c.hiddenSize() + ", vocab " + c.vocabSize() + ")");
-    return read.tensors();
-  }
-
-  /** Writes a stage's optimizer state; m and v must have the stage's tensor names and shapes. */
-  public static void writeOptimizer(
-      OutputStream out, HfConfig c, int stage, int layersPerStage, OptimizerState s)
-      throws IOException {
-    Map<String, long[]> expected = LlamaTensors.stage(c, stage, layersPerStage);
-    String what = "stage " + stage + " optimizer state";
-    Safetensors.checkShapes(Safetensors.shapesOf(s.m()), expected, "optimizer m to save", what);
-    Safetensors.checkShapes(Safetensors.shapesOf(s.v()), expected, "optimizer v to save", what);
-    Map<String, Tensor> all = new LinkedHashMap<>();
-    for (String name : expected.keySet()) {
-      all.put("optimizer.m." + name, s.m().get(name));
-    }
-    for (String name : expected.keySet()) {
-      all.put("optimizer.v." + name, s.v().get(name));
-    }
-    Map<String, String> meta = metadata(stage, layersPerStage);
-    meta.put(STEP_KEY, Long.toString(s.step()));
-    Safetensors.write(out, all, meta);
-  }
-
-  /** Reads and checks a stage's optimizer state. */
-  public static OptimizerState readOptimizer(
-      InputStream in, long length, String source, HfConfig c, int stage, int layersPerStage)
-      throws IOException {
-    Safetensors.Contents read = Safetensors.read(in, length, source);
-    Map<String, long[]> expected = new LinkedHashMap<>();
-    LlamaTensors.stage(c, stage, layersPerStage).forEach((k, v) -> {
-      expected.put("optimizer.m." + k, v);
-      expected.put("optimizer.v." + k, v);
-    });
-    Safetensors.checkShapes(Safetensors.shapesOf(read.tensors()), expected, source,
-        "the optimizer state of stage " + stage + " (" + layersPerStage + " layers per stage)");
-    String step = read.metadata().get(STEP_KEY);
-    long steps;
+  /**
+   * Reads an optimizer file into {@code optimizer} (moments and step), checking names and shapes
+   * first.
+   */
+  public static void readOptimizer(InputStream in, String source, StageModel stage,
+      AdamW optimizer) throws IOException {
+    Map<String, long[]> expected = optimizerShapes(stage);
+    Safetensors.Header h = Safetensors.read(in, -1, source,
+        hd -> Safetensors.checkShapes(Safetensors.shapes(hd), expected, source,
+            "the optimizer state of " + describe(stage)),
+        new Assembler(optimizer::importState));
+    String step = h.metadata().get(STEP_KEY);
     try {
-      steps = Long.parseLong(step);
+      optimizer.setStep(Long.parseLong(step));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(source + " has __metadata__ " + STEP_KEY + " = " + step
           + "; expected the optimizer step count as a whole number. The file is not an optimizer"
-          + " checkpoint of ours; load the matching " + optimizerFile(stage));
+          + " checkpoint of ours; load the " + OPTIMIZER + " written with these weights");
     }
-    Map<String, Tensor> m = new LinkedHashMap<>();
-    Map<String, Tensor> v = new LinkedHashMap<>();
-    read.tensors().forEach((k, t) -> {
-      if (k.startsWith("optimizer.m.")) {
-        m.put(k.substring("optimizer.m.".length()), t);
-      } else {
-        v.put(k.substring("optimizer.v.".length()), t);
-      }
+  }
+
+  /**
+   * Streams a weights file of stage {@code stage} of model {@code c} (cut {@code layersPerStage}
+   * layers per stage) to {@code sink}, after checking its names and shapes: for export, which
+   * never needs a whole stage in memory.
+   */
+  public static Safetensors.Header streamWeights(InputStream in, String source, HfConfig c,
+      int stage, int layersPerStage, Safetensors.TensorSink sink) throws IOException {
+    Map<String, long[]> expected = LlamaTensors.stage(c, stage, layersPerStage);
+    return Safetensors.read(in, -1, source,
+        h -> Safetensors.checkShapes(Safetensors.shapes(h), expected, source, "stage " + stage
+            + " (" + layersPerStage + " layers per stage, hidden " + c.hiddenSize() + ", vocab "
+            + c.vocabSize() + ")"),
+        sink);
+  }
+
+  /** The optimizer file's tensor names and shapes for {@code stage}. */
+  static Map<String, long[]> optimizerShapes(StageModel stage) {
+    Map<String, long[]> out = new LinkedHashMap<>();
+    stage.parameterShapes().forEach((name, shape) -> {
+      out.put(name + AdamW.EXP_AVG, shape);
+      out.put(name + AdamW.EXP_AVG_SQ, shape);
     });
-    return new OptimizerState(m, v, steps);
+    return out;
   }
 
-  /** Saves a stage's weights and (if not null) optimizer state into a local directory. */
-  public static void save(Path dir, HfConfig c, int stage, int layersPerStage,
-      Map<String, Tensor> weights, OptimizerState optimizer) throws IOException {
-    Files.createDirectories(dir);
-    atomically(dir.resolve(weightsFile(stage)), out -> writeWeights(out, c, stage, layersPerStage,
-        weights));
-    if (optimizer != null) {
-      atomically(dir.resolve(optimizerFile(stage)), out -> writeOptimizer(out, c, stage,
-          layersPerStage, optimizer));
-    }
-  }
-
-  /** Loads a stage's weights from a local directory written by {@link #save}. */
-  public static Map<String, Tensor> loadWeights(Path dir, HfConfig c, int stage, int layersPerStage)
-      throws IOException {
-    Path f = existing(dir.resolve(weightsFile(stage)));
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
-      return readWeights(in, Files.size(f), f.toString(), c, stage, layersPerStage);
-    }
-  }
-
-  /** Loads a stage's optimizer state from a local directory written by {@link #save}. */
-  public static OptimizerState loadOptimizer(Path dir, HfConfig c, int stage, int layersPerStage)
-      throws IOException {
-    Path f = existing(dir.resolve(optimizerFile(stage)));
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
-      return readOptimizer(in, Files.size(f), f.toString(), c, stage, layersPerStage);
-    }
-  }
-
-  static Path existing(Path f) {
-    if (!Files.isRegularFile(f)) {
-      throw new IllegalArgumentException(f + " does not exist; point at a checkpoint directory"
-          + " that holds it (a stage's files are " + "stage-NN.safetensors and"
-          + " stage-NN.optimizer.safetensors)");
-    }
-    return f;
-  }
-
-  interface Writer {
-    void write(OutputStream out) throws IOException;
-  }
-
-  static void atomically(Path file, Writer w) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-      w.write(out);
-    }
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  private static Map<String, String> metadata(int stage, int layersPerStage) {
+  private static Map<String, String> metadata(StageModel stage) {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("format", "pt");
-    meta.put("skippipe.stage", Integer.toString(stage));
-    meta.put("skippipe.layers_per_stage", Integer.toString(layersPerStage));
+    meta.put("skippipe.stage", Integer.toString(stage.stage()));
+    meta.put("skippipe.layers_per_stage", Integer.toString(stage.config().layersPerStage()));
     return meta;
   }
 
-  private static Map<String, Tensor> ordered(Map<String, Tensor> t, Map<String, long[]> order) {
-    Map<String, Tensor> m = new LinkedHashMap<>();
-    for (String name : order.keySet()) {
-      m.put(name, t.get(name));
+  private static String describe(StageModel stage) {
+    return "stage " + stage.stage() + " (" + stage.config().layersPerStage()
+        + " layers per stage, dim " + stage.config().dim() + ", vocab " + stage.config().vocab()
+        + ")";
+  }
+
+  /** Reads one named tensor from the live objects, then serves its chunks. */
+  interface TensorReader {
+    float[] read(String name);
+  }
+
+  /** Writes one named tensor into the live objects. */
+  interface TensorWriter {
+    void write(String name, float[] values);
+  }
+
+  /** A chunk source holding only the tensor being written. */
+  private static final class OneTensorAtATime implements Safetensors.ChunkSource {
+    private final TensorReader reader;
+    private String name;
+    private float[] data;
+
+    OneTensorAtATime(TensorReader reader) {
+      this.reader = reader;
     }
-    return m;
+
+    @Override
+    public void fill(String tensor, long from, float[] chunk, int n) {
+      if (!tensor.equals(name)) {
+        name = tensor;
+        data = reader.read(tensor);
+      }
+      System.arraycopy(data, (int) from, chunk, 0, n);
+    }
+  }
+
+  /** A sink that assembles one tensor at a time and hands it over when complete. */
+  private static final class Assembler implements Safetensors.TensorSink {
+    private final TensorWriter writer;
+    private float[] data;
+
+    Assembler(TensorWriter writer) {
+      this.writer = writer;
+    }
+
+    @Override
+    public void chunk(Safetensors.Entry e, long from, float[] chunk, int n) {
+      if (from == 0) {
+        data = new float[Math.toIntExact(LlamaTensors.numel(e.shape()))];
+      }
+      System.arraycopy(chunk, 0, data, (int) from, n);
+      if (from + n == data.length) {
+        writer.write(e.name(), data);
+        data = null;
+      }
+    }
+
+    @Override
+    public void empty(Safetensors.Entry e) {
+      writer.write(e.name(), new float[0]);
+    }
   }
 }

@@ -2,7 +2,7 @@ package io.skippipe.model.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class PackingTest {
@@ -37,6 +38,36 @@ class PackingTest {
     assertTrue(m.contains("fewer than one sequence"), m);
   }
 
+  /** The streaming packer, fed in arbitrary slices, cuts exactly what a naive cut of the stream does. */
+  @Test
+  void streamingPackerEqualsANaiveCutOfTheWholeStream() throws IOException {
+    SplittableRandom r = new SplittableRandom(3);
+    List<Integer> stream = new ArrayList<>();
+    List<int[]> got = new ArrayList<>();
+    int seqLen = 7;
+    SequencePacker packer = new SequencePacker(seqLen, EOS, ids -> got.add(ids.clone()));
+    for (int d = 0; d < 40; d++) {
+      packer.separator();
+      stream.add(EOS);
+      int[] doc = r.ints(r.nextInt(0, 30), 1, 50).toArray();
+      int from = 0;
+      while (from < doc.length) { // in random slices, as pieces of a long document arrive
+        int n = r.nextInt(1, doc.length - from + 1);
+        packer.add(doc, from, n);
+        from += n;
+      }
+      Arrays.stream(doc).forEach(stream::add);
+    }
+    int count = (stream.size() - 1) / seqLen;
+    assertEquals(count, packer.sequences());
+    assertEquals(stream.size(), packer.ids());
+    for (int i = 0; i < count; i++) {
+      int[] expected = stream.subList(i * seqLen, i * seqLen + seqLen + 1).stream()
+          .mapToInt(Integer::intValue).toArray();
+      assertArrayEquals(expected, got.get(i), "sequence " + i);
+    }
+  }
+
   @Test
   void packingTheBundledCorpusIsDeterministicAndRoundTripsThroughItsFile() throws IOException {
     List<String> docs = Corpus.validationDocuments();
@@ -53,11 +84,17 @@ class PackingTest {
     assertEquals(EOS, a.sequence(0)[0]);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     a.writeTo(out);
+    assertEquals(PackedDataset.HEADER_BYTES + 4L * a.sequences().length, out.size());
     assertEquals(a, PackedDataset.readFrom(new ByteArrayInputStream(out.toByteArray()), "mem"));
     byte[] cut = Arrays.copyOf(out.toByteArray(), out.size() - 3);
     String m = assertThrows(IllegalArgumentException.class,
         () -> PackedDataset.readFrom(new ByteArrayInputStream(cut), "shard-0.bin")).getMessage();
     assertTrue(m.contains("shard-0.bin") && m.contains("truncated"), m);
+    byte[] foreign = out.toByteArray();
+    foreign[0] ^= 1;
+    m = assertThrows(IllegalArgumentException.class,
+        () -> PackedDataset.readFrom(new ByteArrayInputStream(foreign), "x.bin")).getMessage();
+    assertTrue(m.contains("not a packed token file"), m);
   }
 
   static PackedDataset numbered(int n, int seqLen) {
@@ -71,54 +108,25 @@ class PackingTest {
   }
 
   @Test
-  void readerCoversAnEpochAndItsCursorRestoresTheExactStream() {
-    PackedDataset data = numbered(10, 3);
-    assertEquals(10, data.size());
+  void readerVisitsEverySequenceOncePerEpochInASeededOrder() {
+    PackedDataset data = numbered(12, 3);
+    assertEquals(12, data.size());
     MicrobatchReader r = new MicrobatchReader(data, 3, 42);
+    int t1 = data.seqLen() + 1;
     Set<String> seen = new HashSet<>();
-    for (int k = 0; k < 3; k++) {
-      TokenBatch b = r.next();
-      assertEquals(3, b.batchSize());
+    for (int k = 0; k < 4; k++) { // 4 x 3 = one epoch
+      int[] b = r.next();
+      assertEquals(3 * t1, b.length);
       for (int s = 0; s < 3; s++) {
-        assertTrue(seen.add(Arrays.toString(b.sequence(s))), "sequence repeated within an epoch");
+        assertTrue(seen.add(Arrays.toString(Arrays.copyOfRange(b, s * t1, s * t1 + t1))),
+            "sequence repeated within an epoch");
       }
     }
-    assertEquals(new DataCursor(42, 0, 9), r.cursor());
-    DataCursor saved = r.cursor();
-    List<TokenBatch> expected = new ArrayList<>();
-    for (int k = 0; k < 7; k++) {
-      expected.add(r.next());
-    }
-    assertEquals(3, r.cursor().epoch());
-    MicrobatchReader resumed = new MicrobatchReader(data, 3, 42);
-    resumed.seek(DataCursor.parse(saved.toString()));
-    for (TokenBatch e : expected) {
-      assertEquals(e, resumed.next());
-    }
+    assertEquals(12, seen.size());
     // Another seed gives another order; the same seed the same.
-    assertNotEquals(new MicrobatchReader(data, 3, 1).next(), new MicrobatchReader(data, 3, 2).next());
-    assertEquals(new MicrobatchReader(data, 3, 7).next(), new MicrobatchReader(data, 3, 7).next());
-    String m = assertThrows(IllegalArgumentException.class,
-        () -> new MicrobatchReader(data, 3, 1).seek(saved)).getMessage();
-    assertTrue(m.contains("seed 42"), m);
-  }
-
-  @Test
-  void batchInputsAndTargetsAreShiftedByOne() {
-    TokenBatch b = new TokenBatch(2, 3, new int[] {1, 2, 3, 4, 5, 6, 7, 8});
-    assertArrayEquals(new int[] {1, 2, 3, 5, 6, 7}, b.inputs());
-    assertArrayEquals(new int[] {2, 3, 4, 6, 7, 8}, b.targets());
-  }
-
-  @Test
-  void shardsPartitionTheSequences() {
-    PackedDataset data = numbered(10, 3);
-    PackedDataset s0 = data.shard(0, 3);
-    PackedDataset s2 = data.shard(2, 3);
-    assertEquals(4, s0.size());
-    assertEquals(3, s2.size());
-    assertArrayEquals(data.sequence(3), s0.sequence(1));
-    assertArrayEquals(data.sequence(8), s2.sequence(2));
-    assertThrows(IllegalArgumentException.class, () -> data.shard(3, 3));
+    assertFalse(Arrays.equals(new MicrobatchReader(data, 6, 1).next(),
+        new MicrobatchReader(data, 6, 2).next()));
+    assertArrayEquals(new MicrobatchReader(data, 6, 7).next(),
+        new MicrobatchReader(data, 6, 7).next());
   }
 }

@@ -10,9 +10,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,9 +63,114 @@ class TokenizerTest {
   /**
    * The ids DJL's Rust tokenizer produces equal those of an independent Java encoder that applies
    * the merges of tokenizer.json by rank (the BPE rule), so the file means what the trainer meant.
+   * The text is longer than one piece (TextPieces.DEFAULT_MAX_CHARS), so this also shows that
+   * encoding in pieces gives the ids of the whole text.
    */
   @Test
   void djlEncodingEqualsAnIndependentMergeByRankEncoder() throws IOException {
+    String text = Corpus.validationDocuments().get(3).substring(0, 8000)
+        + Corpus.validationDocuments().get(8);
+    assertTrue(text.length() > TextPieces.DEFAULT_MAX_CHARS, "length " + text.length());
+    try (TextTokenizer tok = TextTokenizer.bundled()) {
+      assertArrayEquals(referenceIds(text), tok.encode(text));
+    }
+  }
+
+  /** Pieces of any size down to a few dozen characters give the ids of the whole text. */
+  @Test
+  void encodingInSmallPiecesEqualsEncodingTheWholeText() throws IOException {
+    String text = Corpus.validationDocuments().get(5).substring(0, 12_000)
+        + "  double  spaces,\n\n  indented lines\n\ttabs\u00a0and non-breaking spaces.";
+    int[] whole = referenceIds(text);
+    try (TextTokenizer tok = TextTokenizer.bundled()) {
+      for (int max : new int[] {80, 97, 1000}) {
+        List<Integer> ids = new ArrayList<>();
+        StringBuilder back = new StringBuilder();
+        TextPieces.cut(text, max, p -> {
+          assertTrue(p.length() <= max, "piece of " + p.length() + " > " + max);
+          back.append(p);
+          for (int id : tok.encode(p)) {
+            ids.add(id);
+          }
+        });
+        assertEquals(text, back.toString());
+        assertArrayEquals(whole, ids.stream().mapToInt(Integer::intValue).toArray(), "max " + max);
+      }
+    }
+  }
+
+  /** Text without a word start is cut hard, never inside a surrogate pair. */
+  @Test
+  void piecesOfTextWithoutSpacesAreCutAtTheLimitKeepingSurrogatePairs() {
+    String rockets = "\uD83D\uDE80".repeat(100); // 200 chars, 100 code points
+    List<String> pieces = new ArrayList<>();
+    TextPieces.cut(rockets, 33, pieces::add);
+    assertEquals(rockets, String.join("", pieces));
+    for (String p : pieces) {
+      assertTrue(p.length() <= 33 && !Character.isLowSurrogate(p.charAt(0)), p);
+    }
+    pieces.clear();
+    TextPieces.cut("x".repeat(100), 30, pieces::add);
+    assertEquals(List.of(30, 30, 30, 10), pieces.stream().map(String::length).toList());
+  }
+
+  /** Issue 10: user text must never produce special tokens; it decodes back to itself. */
+  @Test
+  void theLiteralEndOfTextInUserTextIsOrdinaryText() {
+    try (TextTokenizer tok = TextTokenizer.bundled()) {
+      for (String text : List.of("a<|endoftext|>b", "<|endoftext|>", "x <|endoftext|>\n<|endoftext|>")) {
+        int[] ids = tok.encode(text);
+        assertTrue(Arrays.stream(ids).noneMatch(id -> id == tok.eosId()),
+            text + " -> " + Arrays.toString(ids));
+        assertEquals(text, tok.decode(ids));
+      }
+      String longText = "word ".repeat(5000) + "<|endoftext|>" + " word".repeat(5000);
+      assertTrue(Arrays.stream(tok.encode(longText)).noneMatch(id -> id == tok.eosId()));
+    }
+  }
+
+  /** A tokenizer whose model maps a word onto its special token is refused, naming the token. */
+  @Test
+  void aModelVocabularyThatMapsTextOntoASpecialTokenIsAClearError() throws IOException {
+    String json = """
+        {"version": "1.0", "added_tokens": [{"id": 0, "content": "<|endoftext|>",
+          "single_word": false, "lstrip": false, "rstrip": false, "normalized": false,
+          "special": true}],
+         "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
+         "post_processor": null, "decoder": null,
+         "model": {"type": "WordLevel", "vocab": {"<|endoftext|>": 0, "hello": 1, "[UNK]": 2},
+           "unk_token": "[UNK]"}}
+        """;
+    try (TextTokenizer tok = TextTokenizer.fromJson(json.getBytes(StandardCharsets.UTF_8), "w")) {
+      assertArrayEquals(new int[] {1, 2}, tok.encode("hello there"));
+      String m = assertThrows(IllegalArgumentException.class,
+          () -> tok.encode("hello <|endoftext|>")).getMessage();
+      assertTrue(m.contains("special token 0"), m);
+      assertEquals("[UNK]", tok.specialTokens().unk().content());
+    }
+  }
+
+  /** BOS/EOS/PAD come from the tokenizer's own special tokens, not from fixed ids. */
+  @Test
+  void specialTokensAreTheTokenizersOwn() throws IOException {
+    try (TextTokenizer tok = TextTokenizer.bundled()) {
+      TextTokenizer.SpecialTokens s = tok.specialTokens();
+      assertEquals(new TextTokenizer.Token("<|endoftext|>", 0), s.eos());
+      assertEquals(s.eos(), s.pad(), "no pad token: pad is EOS");
+      assertEquals(null, s.unk());
+    }
+    String json = BpeTrainer.train(List.of(Corpus.trainDocuments().get(2).substring(0, 5000)),
+        300, List.of("<pad>", "</s>"));
+    try (TextTokenizer tok = TextTokenizer.fromJson(json.getBytes(StandardCharsets.UTF_8), "t")) {
+      assertEquals(new TextTokenizer.Token("</s>", 1), tok.specialTokens().eos());
+      assertEquals(new TextTokenizer.Token("<pad>", 0), tok.specialTokens().pad());
+      assertEquals(1, tok.eosId());
+      assertTrue(Arrays.stream(tok.encode("x</s>y<pad>")).noneMatch(id -> id < 2));
+    }
+  }
+
+  /** GPT-2 byte-level BPE applied by merge rank, written from the tokenizer.json alone. */
+  private static int[] referenceIds(String text) throws IOException {
     JsonNode model;
     try (InputStream in = Corpus.open(Corpus.TOKENIZER)) {
       model = new ObjectMapper().readTree(in).get("model");
@@ -75,8 +182,6 @@ class TokenizerTest {
       rank.putIfAbsent(m.asText(), rank.size());
     }
     assertEquals(1024, vocab.size(), "1024 ids, the special token included");
-    String text = Corpus.validationDocuments().get(3).substring(0, 8000)
-        + Corpus.validationDocuments().get(8);
     List<Integer> expected = new ArrayList<>();
     Matcher m = BpeTrainer.GPT2_SPLIT.matcher(text);
     while (m.find()) {
@@ -101,10 +206,7 @@ class TokenizerTest {
       }
       sym.forEach(s -> expected.add(vocab.get(s)));
     }
-    try (TextTokenizer tok = TextTokenizer.bundled()) {
-      int[] ids = tok.encode(text);
-      assertArrayEquals(expected.stream().mapToInt(Integer::intValue).toArray(), ids);
-    }
+    return expected.stream().mapToInt(Integer::intValue).toArray();
   }
 
   @Test

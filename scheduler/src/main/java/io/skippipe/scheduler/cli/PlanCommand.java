@@ -49,9 +49,10 @@ public final class PlanCommand implements Callable<Integer> {
     Plan plan = Planner.plan(cluster, model, planner.config(method));
     double seconds = (System.nanoTime() - t0) / 1e9;
     OutputFiles.write(out, o -> PlanCodec.write(plan, o));
-    spec.commandLine().getOut().printf(Locale.ROOT, "%s on %s / %s: iteration %.3f s (predicted),"
-            + " %d microbatches, planned in %.2f s -> %s%n", plan.method(), cluster.name(),
-        model.name(), plan.iterationSeconds(), plan.microbatches().size(), seconds, out);
+    spec.commandLine().getOut().printf(Locale.ROOT, "%s on %s / %s: iteration %.3f s (pipeline"
+            + " %.3f s) predicted, %d microbatches, planned in %.2f s -> %s%n", plan.method(),
+        cluster.name(), model.name(), plan.iterationSeconds(), plan.pipelineSeconds(),
+        plan.microbatches().size(), seconds, out);
     return ExitCodes.OK;
   }
 }

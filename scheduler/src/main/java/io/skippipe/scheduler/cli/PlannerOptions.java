@@ -53,51 +53,61 @@ public final class PlannerOptions {
           + "the allocator.")
   String stages;
 
-  @Option(names = "--allocator", paramLabel = "genetic|dtfm|in-order", order = 20,
-      description = "Stage allocation (default: ${DEFAULT-VALUE}, GCMA).")
-  String allocator = D.allocator();
+  @Option(names = "--allocator", paramLabel = "A", order = 20,
+      description = "Stage allocation: one of " + "auto, skip-aware, genetic, dtfm, in-order"
+          + " (default: ${DEFAULT-VALUE}: skip-aware for skipping methods, GCMA for dtfm).")
+  String allocator = D.allocation().allocator();
 
   @Option(names = "--gcma-population", paramLabel = "N", order = 21,
       description = "GCMA population (default: ${DEFAULT-VALUE}).")
-  int gcmaPopulation = D.gcmaPopulation();
+  int gcmaPopulation = D.allocation().gcmaPopulation();
 
   @Option(names = "--gcma-trials", paramLabel = "N", order = 22,
       description = "GCMA offspring evaluated (default: ${DEFAULT-VALUE}).")
-  int gcmaTrials = D.gcmaTrials();
+  int gcmaTrials = D.allocation().gcmaTrials();
 
-  @Option(names = "--max-swaps", paramLabel = "N", order = 23,
+  @Option(names = "--allocation-evaluations", paramLabel = "N", order = 23,
+      description = "Skip-aware allocation search: simulated candidates; 0 keeps GCMA's stages"
+          + " (default: ${DEFAULT-VALUE}).")
+  int allocationEvaluations = D.allocation().evaluations();
+
+  @Option(names = "--allocation-objective", paramLabel = "iteration|pipeline", order = 24,
+      description = "What the allocation search minimises (default: ${DEFAULT-VALUE}).")
+  String allocationObjective = D.allocation().objective();
+
+  @Option(names = "--max-swaps", paramLabel = "N", order = 25,
       description = "Swaps per path (default: ${DEFAULT-VALUE}).")
-  int maxSwaps = D.maxSwaps();
+  int maxSwaps = D.limits().maxSwaps();
 
-  @Option(names = "--max-swap-distance", paramLabel = "N", order = 24,
+  @Option(names = "--max-swap-distance", paramLabel = "N", order = 26,
       description = "Stages one swap may go back (default: ${DEFAULT-VALUE}).")
-  int maxSwapDistance = D.maxSwapDistance();
+  int maxSwapDistance = D.limits().maxSwapDistance();
 
-  @Option(names = "--max-jump", paramLabel = "N", order = 25,
+  @Option(names = "--max-jump", paramLabel = "N", order = 27,
       description = "Stages one hop may move forward (default: ${DEFAULT-VALUE}).")
-  int maxJump = D.maxJump();
+  int maxJump = D.limits().maxJump();
 
-  @Option(names = "--memory", paramLabel = "N", order = 26,
+  @Option(names = "--memory", paramLabel = "N", order = 28,
       description = "Microbatch activations a node may hold (default: the smallest node memory).")
   Integer memory;
 
-  @Option(names = "--stage-cap", paramLabel = "N", order = 27,
+  @Option(names = "--stage-cap", paramLabel = "N", order = 29,
       description = "Microbatches one stage may serve per iteration "
           + "(default: smallest non-data stage x memory).")
   Integer stageCap;
 
-  @Option(names = "--cbs-max-nodes", paramLabel = "N", order = 28,
+  @Option(names = "--cbs-max-nodes", paramLabel = "N", order = 30,
       description = "CBS constraint-tree nodes expanded at most (default: ${DEFAULT-VALUE}).")
-  int cbsMaxNodes = D.cbsMaxNodes();
+  int cbsMaxNodes = D.routing().cbsMaxNodes();
 
-  @Option(names = "--cbs-goals", paramLabel = "N", order = 29,
+  @Option(names = "--cbs-goals", paramLabel = "N", order = 31,
       description = "Collision-free CBS nodes after which the search stops "
           + "(default: ${DEFAULT-VALUE}).")
-  int cbsGoals = D.cbsGoals();
+  int cbsGoals = D.routing().cbsGoals();
 
-  @Option(names = "--cbs-branching", paramLabel = "N", order = 30,
+  @Option(names = "--cbs-branching", paramLabel = "N", order = 32,
       description = "Children per stage-cap conflict (default: ${DEFAULT-VALUE}).")
-  int cbsBranching = D.cbsBranching();
+  int cbsBranching = D.routing().cbsBranching();
 
   ClusterProfile cluster() {
     return Presets.cluster(cluster);
@@ -109,10 +119,13 @@ public final class PlannerOptions {
 
   /** The validated planner configuration for {@code method}. */
   PlannerConfig config(String method) {
-    return new PlannerConfig(method, pathLength == null ? null : pathLength.skipRatio,
-        pathLength == null ? null : pathLength.pathLength, seed,
-        stages == null ? null : stages(stages), allocator, gcmaPopulation, gcmaTrials, maxSwaps,
-        maxSwapDistance, maxJump, memory, stageCap, cbsMaxNodes, cbsGoals, cbsBranching);
+    return new PlannerConfig(method, seed,
+        new PlannerConfig.Allocation(allocator, stages == null ? null : stages(stages),
+            gcmaPopulation, gcmaTrials, allocationEvaluations, allocationObjective),
+        new PlannerConfig.Routing(cbsMaxNodes, cbsGoals, cbsBranching),
+        new PlannerConfig.Limits(pathLength == null ? null : pathLength.skipRatio,
+            pathLength == null ? null : pathLength.pathLength, maxSwaps, maxSwapDistance,
+            maxJump, memory, stageCap));
   }
 
   private static List<List<Integer>> stages(String json) {

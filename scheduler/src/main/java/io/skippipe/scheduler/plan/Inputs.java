@@ -34,18 +34,24 @@ final class Inputs {
     if (cfg.stages() != null) {
       checkStages(profile, cfg.stages());
     }
-    int pathLength = pathLength(k, cfg);
-    int memory = cfg.memory() != null ? cfg.memory()
-        : profile.nodes().stream().mapToInt(Node::memoryMicrobatches).min().orElseThrow();
-    int smallest = profile.stageSizes().stream().skip(1).mapToInt(Integer::intValue).min()
-        .orElse(profile.stageSizes().get(0));
-    int stageCap = cfg.stageCap() != null ? cfg.stageCap() : smallest * Math.max(memory, 1);
-    return new Constraints(pathLength, cfg.maxSwaps(), cfg.maxSwapDistance(), cfg.maxJump(),
+    PlannerConfig.Limits lim = cfg.limits();
+    // Stages with no live node (all replicas lost) are skipped by every path: ℓ shrinks to the
+    // number of stages left when it exceeds it.
+    int liveStages = (int) profile.stageSizes().stream().filter(x -> x > 0).count();
+    int pathLength = Math.min(pathLength(k, lim), liveStages);
+    int memory = lim.memory() != null ? lim.memory()
+        : profile.nodes().stream().filter(x -> !x.lost()).mapToInt(Node::memoryMicrobatches)
+            .min().orElseThrow();
+    int smallest = profile.stageSizes().stream().skip(1).mapToInt(Integer::intValue)
+        .filter(x -> x > 0).min().orElse(profile.stageSizes().get(0));
+    int stageCap = lim.stageCap() != null ? lim.stageCap() : smallest * Math.max(memory, 1);
+    return new Constraints(pathLength, lim.maxSwaps(), lim.maxSwapDistance(), lim.maxJump(),
         memory, stageCap);
   }
 
-  /** ℓ from the skip ratio or path length flags, or the default K − ceil(K/4). */
-  static int pathLength(int k, PlannerConfig cfg) {
+  /** ℓ from the skip ratio or path length, or the default {@link
+   * PlannerConfig.Limits#defaultPathLength}. */
+  static int pathLength(int k, PlannerConfig.Limits cfg) {
     if (cfg.pathLength() != null) {
       int l = cfg.pathLength();
       if (l < 1 || l > k) {
@@ -69,7 +75,7 @@ final class Inputs {
       }
       return l;
     }
-    return k - (k + 3) / 4;
+    return PlannerConfig.Limits.defaultPathLength(k);
   }
 
   /** The router settings: how many agents (path slots) each data node gets. */
@@ -85,11 +91,19 @@ final class Inputs {
       }
       capacity += Math.min(limits.stageCap(), stageMemory);
     }
-    int slots = Math.min(limits.memory(), m);
-    while (slots > 0 && (long) dataNodes * slots * (limits.pathLength() - 1) > capacity) {
-      slots--;
+    // As many path slots as the caps hold, at most min(memory, M) per data node, spread evenly
+    // (the first data nodes get one more when they cannot all have the same).
+    long perPath = limits.pathLength() - 1;
+    long total = (long) dataNodes * Math.min(limits.memory(), m);
+    while (total > 0 && total * perPath > capacity) {
+      total--;
     }
-    if (slots == 0 && !Methods.isFullPipeline(cfg.method())) {
+    int[] slots = new int[dataNodes];
+    for (int i = 0; i < dataNodes; i++) {
+      slots[i] = (int) (total / dataNodes + (i < total % dataNodes ? 1 : 0));
+    }
+    int least = java.util.Arrays.stream(slots).min().orElse(0);
+    if (least == 0 && !Methods.isFullPipeline(cfg.method())) {
       throw PlanningException.of("memory " + limits.memory() + " and stageCap "
               + limits.stageCap() + " with path length " + limits.pathLength() + " and "
               + dataNodes + " data nodes", "memory too small for any plan: even one path per "
@@ -98,8 +112,12 @@ final class Inputs {
           "raise memory / stageCap, use a shorter path (higher skip ratio) or more nodes per"
               + " stage");
     }
-    return new RouteConfig(limits, m, Math.max(slots, 1), cfg.cbsMaxNodes(), cfg.cbsGoals(),
-        cfg.cbsBranching());
+    List<Integer> slotList = new ArrayList<>();
+    for (int x : slots) {
+      slotList.add(Math.max(x, 1));
+    }
+    return new RouteConfig(limits, m, slotList, cfg.routing().cbsMaxNodes(),
+        cfg.routing().cbsGoals(), cfg.routing().cbsBranching());
   }
 
   /** The limits recorded in the plan: the full pipeline visits all K stages without swaps. */
@@ -107,7 +125,15 @@ final class Inputs {
     if (!Methods.isFullPipeline(method)) {
       return limits;
     }
-    return new Constraints(stages.size(), 0, 0, Math.max(1, limits.maxJump()), limits.memory(),
+    int live = (int) stages.stream().filter(s -> !s.isEmpty()).count();
+    int jump = 1;
+    for (int s = 1, prev = 0; s < stages.size(); s++) {
+      if (!stages.get(s).isEmpty()) {
+        jump = Math.max(jump, s - prev);
+        prev = s;
+      }
+    }
+    return new Constraints(live, 0, 0, Math.max(jump, limits.maxJump()), limits.memory(),
         limits.stageCap());
   }
 
@@ -119,6 +145,7 @@ final class Inputs {
           "give one node list per stage");
     }
     Set<Integer> seen = new HashSet<>();
+    int live = profile.liveNodes().size();
     for (int s = 0; s < stages.size(); s++) {
       if (stages.get(s).size() != profile.stageSizes().get(s)) {
         throw PlanningException.of("stages " + stages + " (stage " + s + " has "
@@ -131,6 +158,11 @@ final class Inputs {
           throw PlanningException.of("stages " + stages + " (node " + x + ")",
               "every node 0.." + (n - 1) + " must appear in exactly one stage",
               "list each node once");
+        }
+        if (!profile.isLive(x)) {
+          throw PlanningException.of("stages " + stages + " (node " + x + ")",
+              "node " + x + " is marked lost in cluster " + profile.name(),
+              "list only the " + live + " live nodes " + profile.liveNodes());
         }
       }
     }

@@ -26,8 +26,12 @@ public record Plan(
 
   public static final String FORMAT = "skippipe-plan/1";
 
-  /** What the simulator predicts; planSeconds is null in written plans (keeps bytes stable). */
-  public record Predicted(double iterationSeconds, Double planSeconds) {}
+  /**
+   * What the simulator predicts: the whole iteration (pipeline, stage all-reduce, scalar exchange,
+   * optimizer step) and its pipeline phase (the paper's metric). planSeconds is null in written
+   * plans (keeps bytes stable).
+   */
+  public record Predicted(double iterationSeconds, double pipelineSeconds, Double planSeconds) {}
 
   public Plan {
     stages = stages.stream().map(List::copyOf).toList();
@@ -72,9 +76,33 @@ public record Plan(
     return cluster.size();
   }
 
-  /** The predicted iteration time, or NaN when the plan carries none. */
+  /** The predicted whole-iteration time, or NaN when the plan carries none. */
   public double iterationSeconds() {
     return predicted == null ? Double.NaN : predicted.iterationSeconds();
+  }
+
+  /** The predicted pipeline phase (the paper's metric), or NaN when the plan carries none. */
+  public double pipelineSeconds() {
+    return predicted == null ? Double.NaN : predicted.pipelineSeconds();
+  }
+
+  /**
+   * Non-data stages without a live node (all replicas lost): every path skips them, so paths may
+   * be shorter than requested (SkipPipe's fallback).
+   */
+  public List<Integer> skippedStages() {
+    List<Integer> out = new ArrayList<>();
+    for (int s = 1; s < stages.size(); s++) {
+      if (stages.get(s).isEmpty()) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  /** The live nodes the plan uses (listed in some stage), ascending. */
+  public List<Integer> liveNodes() {
+    return stages.stream().flatMap(List::stream).sorted().toList();
   }
 
   /** The schedule the simulator runs. Paths must be structurally valid (validate first). */

@@ -78,9 +78,15 @@ public final class PlanCodec {
       ArrayNode p = mj.putArray("path");
       m.path().forEach(p::add);
     }
+    List<Integer> skipped = plan.skippedStages();
+    if (!skipped.isEmpty()) {
+      ArrayNode sk = o.putArray("skippedStages");
+      skipped.forEach(sk::add);
+    }
     if (plan.predicted() != null) {
       ObjectNode pj = o.putObject("predicted");
       pj.put("iterationSeconds", plan.predicted().iterationSeconds());
+      pj.put("pipelineSeconds", plan.predicted().pipelineSeconds());
       if (plan.predicted().planSeconds() != null) {
         pj.put("planSeconds", plan.predicted().planSeconds());
       }
@@ -147,6 +153,7 @@ public final class PlanCodec {
     if (j.has("predicted") && j.get("predicted").has("iterationSeconds")) {
       JsonNode p = j.get("predicted");
       predicted = new Plan.Predicted(p.get("iterationSeconds").asDouble(),
+          p.path("pipelineSeconds").asDouble(Double.NaN),
           p.has("planSeconds") ? p.get("planSeconds").asDouble() : null);
     }
     return new Plan(Plan.FORMAT, j.path("method").asText("unknown"), j.path("seed").asLong(0),

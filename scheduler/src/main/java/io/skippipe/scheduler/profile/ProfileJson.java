@@ -17,7 +17,7 @@ import java.util.Map;
  * <p>Cluster JSON: {@code name, description, nodes [{id, location, speed?, memoryMicrobatches?}],
  * memoryMicrobatches? (default for nodes), stageSizes, links [{a, b, latencyMs, bandwidthGBps}],
  * defaultLink {latencyMs, bandwidthGBps}, hopOverheadSeconds, computeSecondsPerSampleLayer,
- * linkContention?}.
+ * linkContention?, optimizerSecondsPerParameter?}; a node may carry {@code "lost": true}.
  */
 public final class ProfileJson {
   static final ObjectMapper MAPPER = new ObjectMapper();
@@ -34,7 +34,8 @@ public final class ProfileJson {
         int id = req(n, "id", source).asInt();
         nodes.add(new Node(id, text(n, "location", source, null),
             n.has("speed") ? n.get("speed").asDouble() : 1.0,
-            n.has("memoryMicrobatches") ? n.get("memoryMicrobatches").asInt() : defaultMemory));
+            n.has("memoryMicrobatches") ? n.get("memoryMicrobatches").asInt() : defaultMemory,
+            n.path("lost").asBoolean(false)));
       }
       List<Integer> sizes = new ArrayList<>();
       for (JsonNode s : array(j, "stageSizes", source)) {
@@ -52,7 +53,9 @@ public final class ProfileJson {
           link(req(j, "defaultLink", source), source),
           req(j, "hopOverheadSeconds", source).asDouble(),
           req(j, "computeSecondsPerSampleLayer", source).asDouble(),
-          j.path("linkContention").asBoolean(false));
+          j.path("linkContention").asBoolean(false),
+          j.path("optimizerSecondsPerParameter")
+              .asDouble(ClusterProfile.DEFAULT_OPTIMIZER_SECONDS_PER_PARAMETER));
     } catch (PlanningException e) {
       throw e.getMessage().startsWith(source) ? e
           : new PlanningException(source + ": " + e.getMessage(), e);
@@ -68,7 +71,7 @@ public final class ProfileJson {
           integer(j, "vocab", source), integer(j, "seqLen", source),
           integer(j, "layersPerStage", source), integer(j, "samplesPerMicrobatch", source),
           integer(j, "microbatchesPerDataNode", source),
-          integer(j, "activationBytesPerElement", source));
+          integer(j, "activationBytesPerElement", source), longs(j, "gradientBytesPerStage"));
     } catch (PlanningException e) {
       throw e.getMessage().startsWith(source) ? e
           : new PlanningException(source + ": " + e.getMessage(), e);
@@ -87,6 +90,9 @@ public final class ProfileJson {
       x.put("location", n.location());
       x.put("speed", n.speed());
       x.put("memoryMicrobatches", n.memoryMicrobatches());
+      if (n.lost()) {
+        x.put("lost", true);
+      }
     }
     ArrayNode sizes = o.putArray("stageSizes");
     p.stageSizes().forEach(sizes::add);
@@ -105,6 +111,7 @@ public final class ProfileJson {
     o.put("hopOverheadSeconds", p.hopOverheadSeconds());
     o.put("computeSecondsPerSampleLayer", p.computeSecondsPerSampleLayer());
     o.put("linkContention", p.linkContention());
+    o.put("optimizerSecondsPerParameter", p.optimizerSecondsPerParameter());
     return o;
   }
 
@@ -124,7 +131,26 @@ public final class ProfileJson {
     o.put("samplesPerMicrobatch", m.samplesPerMicrobatch());
     o.put("microbatchesPerDataNode", m.microbatchesPerDataNode());
     o.put("activationBytesPerElement", m.activationBytesPerElement());
+    if (m.gradientBytesPerStage() != null) {
+      ArrayNode g = o.putArray("gradientBytesPerStage");
+      m.gradientBytesPerStage().forEach(g::add);
+    }
     return o;
+  }
+
+  private static List<Long> longs(JsonNode j, String field) {
+    if (!j.has(field) || j.get(field).isNull()) {
+      return null;
+    }
+    List<Long> out = new ArrayList<>();
+    for (JsonNode v : j.get(field)) {
+      if (!v.isIntegralNumber()) {
+        throw PlanningException.of("\"" + field + "\" element " + v, "must be an integer",
+            "write whole byte counts");
+      }
+      out.add(v.asLong());
+    }
+    return out;
   }
 
   private static Link link(JsonNode l, String source) {

@@ -35,13 +35,47 @@ public final class CbsRouter implements Router {
   @Override
   public Schedule route(List<List<Integer>> stages, CostModel costs, RouteConfig cfg,
       RandomGenerator rng) {
+    Search search = search(stages, costs, cfg, rng);
+    ConflictBasedSearch.Result r = search.cbs().search();
+    if (r == null) {
+      throw PlanningException.of("constraints " + cfg.limits() + " with "
+              + search.agents() + " paths (" + cfg.slotsPerDataNode() + " per data node) on stages "
+              + stages, "no set of paths satisfies the convergence constraints and TC1 (stage"
+              + " cap, node memory) within " + cfg.cbsMaxNodes() + " search nodes",
+          "raise memory or stageCap, lower the path length, relax maxJump/maxSwaps, or raise"
+              + " cbsMaxNodes");
+    }
+    return search.toSchedule().apply(r.paths());
+  }
+
+  /**
+   * A cheap schedule for scoring candidate allocations: prioritized planning (every agent's
+   * time-optimal path around the stages and nodes the agents before it filled), without the
+   * constraint-tree search; null when some agent has no path. It may exceed a TC1 cap where an
+   * agent had no other way, so it is an estimate, not a plan.
+   */
+  public Schedule quickRoute(List<List<Integer>> stages, CostModel costs, RouteConfig cfg,
+      RandomGenerator rng) {
+    Search search = search(stages, costs, cfg, rng);
+    int[][] paths = search.cbs().quickPaths();
+    return paths == null ? null : search.toSchedule().apply(paths);
+  }
+
+  /** A prepared search: the CBS instance, its agent count, and paths → schedule. */
+  private record Search(ConflictBasedSearch cbs, int agents,
+      java.util.function.Function<int[][], Schedule> toSchedule) {}
+
+  private Search search(List<List<Integer>> stages, CostModel costs, RouteConfig cfg,
+      RandomGenerator rng) {
     CostModel searchCosts = networkOblivious ? costs.unitGraph() : costs;
     List<Integer> dataNodes = stages.get(0);
-    int slots = cfg.slotsPerDataNode();
+    List<Integer> slots = cfg.slotsPerDataNode();
     List<Agent> agents = new ArrayList<>();
+    int[] firstAgent = new int[dataNodes.size()];
     for (int i = 0; i < dataNodes.size(); i++) {
       int d = dataNodes.get(i);
-      for (int k = 0; k < slots; k++) {
+      firstAgent[i] = agents.size();
+      for (int k = 0; k < slots.get(i); k++) {
         agents.add(new Agent(agents.size(), d, k, k * searchCosts.forwardMicros(d)));
       }
     }
@@ -65,7 +99,7 @@ public final class CbsRouter implements Router {
       List<Microbatch> mbs = new ArrayList<>();
       for (int i = 0; i < dataNodes.size(); i++) {
         for (int j = 0; j < m; j++) {
-          int[] p = paths[i * slots + j % slots];
+          int[] p = paths[firstAgent[i] + j % slots.get(i)];
           mbs.add(new Microbatch(i * m + j, dataNodes.get(i), 0, Path.of(p)));
         }
       }
@@ -74,15 +108,6 @@ public final class CbsRouter implements Router {
     ConflictBasedSearch cbs = new ConflictBasedSearch(searchCosts, stages, cfg.limits(), agents,
         new ConflictBasedSearch.Options(tc2, cfg.cbsMaxNodes(), cfg.cbsGoals(),
             cfg.cbsBranching(), tieRank), toSchedule, costs);
-    ConflictBasedSearch.Result r = cbs.search();
-    if (r == null) {
-      throw PlanningException.of("constraints " + cfg.limits() + " with " + agents.size()
-              + " paths (" + slots + " per data node) on stages " + stages,
-          "no set of paths satisfies the convergence constraints and TC1 (stage cap, node memory)"
-              + " within " + cfg.cbsMaxNodes() + " search nodes",
-          "raise memory or stageCap, lower the path length, relax maxJump/maxSwaps, or raise"
-              + " cbsMaxNodes");
-    }
-    return toSchedule.apply(r.paths());
+    return new Search(cbs, agents.size(), toSchedule);
   }
 }

@@ -63,7 +63,7 @@ final class ConflictBasedSearch {
       CostModel simulationCosts) {
     this.costs = costs;
     this.stages = stages;
-    this.stageOf = new Schedule(stages, List.of()).stageOf();
+    this.stageOf = new Schedule(stages, List.of()).stageOf(costs.size());
     this.limits = limits;
     this.agents = agents;
     this.options = options;
@@ -112,27 +112,9 @@ final class ConflictBasedSearch {
     if (!options.tc2() && first != null) {
       return new Result(first, expanded, 1, Double.NaN);
     }
-    List<Integer> order = new ArrayList<>();
-    for (int i = 0; i < a; i++) {
-      order.add(i);
-    }
-    order.sort((x, y) -> agents.get(x).slot() != agents.get(y).slot()
-        ? Integer.compare(agents.get(x).slot(), agents.get(y).slot()) : Integer.compare(x, y));
     List<CtNode> roots = new ArrayList<>();
     for (boolean lookAhead : new boolean[] {true, false}) {
-      AgentPlan[] plans = new AgentPlan[a];
-      for (int r = 0; r < order.size() && plans != null; r++) {
-        int i = order.get(r);
-        long require = lookAhead ? requiredForRest(plans, order.size() - 1 - r) : 0L;
-        plans[i] = astar.plan(agents.get(i), fullStages(plans, i, 0L), require,
-            fullNodes(plans, i, null), List.of(), tie(i));
-        if (plans[i] == null) {
-          plans[i] = replan(i, plans, 0L, null, List.of());
-        }
-        if (plans[i] == null) {
-          plans = null;
-        }
-      }
+      AgentPlan[] plans = prioritized(lookAhead);
       if (plans != null) {
         roots.add(node(new long[a], new boolean[a][], waits, plans, seq++));
       }
@@ -142,6 +124,51 @@ final class ConflictBasedSearch {
       return second == null ? null : new Result(second, expanded, 1, Double.NaN);
     }
     return best == null ? null : new Result(best, expanded, candidates, bestTime);
+  }
+
+  /**
+   * Prioritized planning (one agent after the other in slot-major order, each avoiding the stages
+   * and nodes the agents before it fill to their caps; with {@code lookAhead} also taking the
+   * stages the remaining agents will need). Null when some agent has no path at all. The result
+   * may still exceed a cap where an agent had no other way.
+   */
+  AgentPlan[] prioritized(boolean lookAhead) {
+    int a = agents.size();
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i < a; i++) {
+      order.add(i);
+    }
+    order.sort((x, y) -> agents.get(x).slot() != agents.get(y).slot()
+        ? Integer.compare(agents.get(x).slot(), agents.get(y).slot()) : Integer.compare(x, y));
+    AgentPlan[] plans = new AgentPlan[a];
+    for (int r = 0; r < order.size(); r++) {
+      int i = order.get(r);
+      long require = lookAhead ? requiredForRest(plans, order.size() - 1 - r) : 0L;
+      plans[i] = astar.plan(agents.get(i), fullStages(plans, i, 0L), require,
+          fullNodes(plans, i, null), List.of(), tie(i));
+      if (plans[i] == null) {
+        plans[i] = replan(i, plans, 0L, null, List.of());
+      }
+      if (plans[i] == null) {
+        return null;
+      }
+    }
+    return plans;
+  }
+
+  /** The paths of {@link #prioritized} with look-ahead (else without), or null. */
+  int[][] quickPaths() {
+    for (boolean lookAhead : new boolean[] {true, false}) {
+      AgentPlan[] plans = prioritized(lookAhead);
+      if (plans != null) {
+        int[][] out = new int[plans.length][];
+        for (int i = 0; i < plans.length; i++) {
+          out[i] = plans[i].path();
+        }
+        return out;
+      }
+    }
+    return null;
   }
 
   /**

@@ -10,7 +10,8 @@ import java.util.random.RandomGenerator;
  * {@code stages[0][j] → stages[1][j] → ... → stages[K-1][j]} for j below the smallest stage size.
  * For a fair comparison it processes the same dataNodes × M microbatches as the other methods; when
  * there are fewer complete pipelines than data nodes the microbatches are spread round-robin over
- * the pipelines (each injected at its pipeline's data node).
+ * the pipelines (each injected at its pipeline's data node). A stage with no live node (all
+ * replicas lost) is skipped by every pipeline.
  */
 public final class FullPipelineRouter implements Router {
   @Override
@@ -21,14 +22,15 @@ public final class FullPipelineRouter implements Router {
   @Override
   public Schedule route(List<List<Integer>> stages, CostModel costs, RouteConfig cfg,
       RandomGenerator rng) {
-    int pipelines = stages.stream().mapToInt(List::size).min().orElseThrow();
+    List<List<Integer>> live = stages.stream().filter(s -> !s.isEmpty()).toList();
+    int pipelines = live.stream().mapToInt(List::size).min().orElseThrow();
     int total = stages.get(0).size() * cfg.microbatchesPerDataNode();
     List<Microbatch> mbs = new ArrayList<>();
     for (int g = 0; g < total; g++) {
       int j = g % pipelines;
-      int[] p = new int[stages.size()];
-      for (int s = 0; s < stages.size(); s++) {
-        p[s] = stages.get(s).get(j);
+      int[] p = new int[live.size()];
+      for (int s = 0; s < live.size(); s++) {
+        p[s] = live.get(s).get(j);
       }
       mbs.add(new Microbatch(g, p[0], 0, Path.of(p)));
     }

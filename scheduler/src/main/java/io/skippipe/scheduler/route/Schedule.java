@@ -12,9 +12,14 @@ public record Schedule(List<List<Integer>> stages, List<Microbatch> microbatches
     microbatches = List.copyOf(microbatches);
   }
 
-  /** stageOf[node] for every node listed in the stages. */
+  /** stageOf[node] for nodes 0..max listed id (-1 for a node in no stage, e.g. a lost one). */
   public int[] stageOf() {
-    int n = stages.stream().mapToInt(List::size).sum();
+    return stageOf(stages.stream().flatMap(List::stream).mapToInt(Integer::intValue).max()
+        .orElse(-1) + 1);
+  }
+
+  /** stageOf[node] for nodes 0..n-1 (-1 for a node in no stage, e.g. a lost one). */
+  public int[] stageOf(int n) {
     int[] stageOf = new int[n];
     java.util.Arrays.fill(stageOf, -1);
     for (int s = 0; s < stages.size(); s++) {

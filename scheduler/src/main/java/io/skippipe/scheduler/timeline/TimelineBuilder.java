@@ -168,7 +168,7 @@ public final class TimelineBuilder {
     List<Long> starts = new ArrayList<>();
     iterations.forEach(i -> starts.add(i.startMicros()));
     long makespan = sim.deadlocked() ? sim.spans().stream().mapToLong(Span::endMicros).max()
-        .orElse(0) : sim.makespanMicros(); // a deadlocked plan: draw what it simulated
+        .orElse(0) : sim.iterationMicros(); // a deadlocked plan: draw what it simulated
     long scaledLength = Math.round(makespan * run.timeScale());
     if (starts.isEmpty()) {
       starts.add(0L);

@@ -20,12 +20,19 @@ import java.util.Set;
  * simulator (habit 9 of STYLE.md): it recomputes durations and hop times from the plan's own
  * cluster and model, so a bug in the cost model, the router or the simulator shows up here.
  *
- * <p>Path rules (CC): start at the own data node in stage 0, exactly pathLength stages, no stage
+ * <p>Hard rules (a violation makes the plan invalid): structure (stages partition the live
+ * nodes per stageSizes, lost nodes in no stage and on no path, dataNodes × M microbatches with
+ * unique ids); CC: start at the own data node in stage 0, exactly pathLength stages, no stage
  * twice, at most maxSwaps swaps each at most maxSwapDistance back, hops at most maxJump from the
- * frontier. TC1 on distinct paths: per non-data stage at most stageCap, per non-data node at most
- * memory. Timeline: every task present in order with the right duration, after its input arrived,
- * after the release; one task per node at a time; activations held never above node memory;
- * reported iteration time equal to the makespan.
+ * frontier; timeline: every task present in order with the right duration, after its input
+ * arrived, after the release; one task per node at a time; activations held never above node
+ * memory (memory feasibility); reported pipeline time equal to the compute makespan and the
+ * reported iteration no shorter than any span; each stage all-reduce after its replica's pipeline
+ * work and no shorter than the ring's bound.
+ *
+ * <p>Throughput caps (TC1 on distinct paths: per non-data stage at most stageCap, per non-data
+ * node at most memory) are the planner's objectives: exceeding them is a warning (see {@link
+ * ValidationReport}).
  */
 public final class ScheduleValidator {
   private static final long TOLERANCE_MICROS = 1;
@@ -34,12 +41,14 @@ public final class ScheduleValidator {
 
   /** Checks paths, caps and the timeline. */
   public static ValidationReport check(Plan plan, List<Span> timeline) {
-    List<Violation> out = new ArrayList<>(checkPaths(plan).violations());
+    ValidationReport paths = checkPaths(plan);
+    List<Violation> out = new ArrayList<>(paths.violations());
+    out.addAll(paths.warnings());
     if (out.stream().noneMatch(v -> v.kind() == Kind.UNKNOWN_NODE || v.kind() == Kind.STAGES
         || v.kind() == Kind.PATH_START)) {
       checkTimeline(plan, timeline, out);
     }
-    return new ValidationReport(out);
+    return ValidationReport.of(out);
   }
 
   /** Checks only what does not need a timeline: stages, microbatch set, CC and TC1. */
@@ -68,6 +77,9 @@ public final class ScheduleValidator {
         if (x < 0 || x >= n) {
           out.add(new Violation(Kind.STAGES, -1, x, Double.NaN, "stage " + s
               + " lists node " + x + " which does not exist (0.." + (n - 1) + ")"));
+        } else if (cluster.nodes().get(x).lost()) {
+          out.add(new Violation(Kind.STAGES, -1, x, Double.NaN, "stage " + s
+              + " lists node " + x + " which is marked lost"));
         } else if (stageOf[x] >= 0) {
           out.add(new Violation(Kind.STAGES, -1, x, Double.NaN, "node " + x + " is in stage "
               + stageOf[x] + " and stage " + s));
@@ -77,12 +89,15 @@ public final class ScheduleValidator {
       }
     }
     for (int x = 0; x < n; x++) {
-      if (stageOf[x] < 0) {
+      if (stageOf[x] < 0 && !cluster.nodes().get(x).lost()) {
         out.add(new Violation(Kind.STAGES, -1, x, Double.NaN, "node " + x + " is in no stage"));
       }
     }
+    if (stages.isEmpty() || stages.get(0).isEmpty()) {
+      out.add(new Violation(Kind.STAGES, -1, -1, Double.NaN, "stage 0 has no data node"));
+    }
     if (out.stream().anyMatch(v -> v.kind() == Kind.STAGES)) {
-      return new ValidationReport(out);
+      return ValidationReport.of(out);
     }
     // Fair comparison: dataNodes x microbatchesPerDataNode microbatches, unique ids.
     int expected = stages.get(0).size() * plan.model().microbatchesPerDataNode();
@@ -112,6 +127,10 @@ public final class ScheduleValidator {
         if (x < 0 || x >= n) {
           out.add(new Violation(Kind.UNKNOWN_NODE, m.id(), x, Double.NaN, "path " + p
               + " names node " + x + ", nodes are 0.." + (n - 1)));
+          known = false;
+        } else if (cluster.nodes().get(x).lost()) {
+          out.add(new Violation(Kind.UNKNOWN_NODE, m.id(), x, Double.NaN, "path " + p
+              + " names node " + x + ", which is marked lost"));
           known = false;
         }
       }
@@ -175,7 +194,7 @@ public final class ScheduleValidator {
             + " distinct paths visit node " + x + ", memory (TC1-b) is " + c.memory()));
       }
     });
-    return new ValidationReport(out);
+    return ValidationReport.of(out);
   }
 
   private static void checkTimeline(Plan plan, List<Span> timeline, List<Violation> out) {
@@ -289,12 +308,86 @@ public final class ScheduleValidator {
         }
       }
     }
-    if (plan.predicted() != null && !Double.isNaN(plan.predicted().iterationSeconds())) {
-      long reported = Math.round(plan.predicted().iterationSeconds() * 1e6);
+    checkAllReduce(plan, timeline, out);
+    if (plan.predicted() != null && !Double.isNaN(plan.predicted().pipelineSeconds())) {
+      long reported = Math.round(plan.predicted().pipelineSeconds() * 1e6);
       if (Math.abs(reported - makespan) > TOLERANCE_MICROS) {
-        out.add(new Violation(Kind.MAKESPAN, -1, -1, makespan / 1e6, "plan reports "
-            + plan.predicted().iterationSeconds() + " s, the timeline ends at " + makespan / 1e6
-            + " s"));
+        out.add(new Violation(Kind.MAKESPAN, -1, -1, makespan / 1e6, "plan reports a pipeline of "
+            + plan.predicted().pipelineSeconds() + " s, the compute timeline ends at "
+            + makespan / 1e6 + " s"));
+      }
+    }
+    if (plan.predicted() != null && !Double.isNaN(plan.predicted().iterationSeconds())) {
+      long last = timeline.stream().mapToLong(Span::endMicros).max().orElse(0);
+      long reported = Math.round(plan.predicted().iterationSeconds() * 1e6);
+      if (reported + TOLERANCE_MICROS < Math.max(last, makespan)) {
+        out.add(new Violation(Kind.MAKESPAN, -1, -1, last / 1e6, "plan reports an iteration of "
+            + plan.predicted().iterationSeconds() + " s, the timeline ends at "
+            + Math.max(last, makespan) / 1e6 + " s"));
+      }
+    }
+  }
+
+  /**
+   * Stage all-reduce spans (when the timeline has any): each starts no earlier than its replica's
+   * last compute task ends, and lasts at least the ring's bound — n ring steps, each at least the
+   * cheapest link of the ring's latency + hop overhead + (gradient/n)/bandwidth, the gradient
+   * being 4 bytes per parameter of the stage, recounted here from the model's shape.
+   */
+  private static void checkAllReduce(Plan plan, List<Span> timeline, List<Violation> out) {
+    if (timeline.stream().noneMatch(s -> s.kind() == Span.Kind.ALLREDUCE)) {
+      return;
+    }
+    ClusterProfile cluster = plan.cluster();
+    var m = plan.model();
+    long d = m.dim();
+    long hd = d / m.heads();
+    long layer = 2 * d + 2 * d * m.heads() * hd + 2 * d * m.kvHeads() * hd + 3 * d * m.ffnDim();
+    Map<Integer, Long> lastCompute = new HashMap<>();
+    Map<Integer, Span> reduce = new HashMap<>();
+    for (Span s : timeline) {
+      if (s.isCompute()) {
+        lastCompute.merge(s.node(), s.endMicros(), Math::max);
+      } else if (s.kind() == Span.Kind.ALLREDUCE) {
+        reduce.put(s.node(), s);
+      }
+    }
+    for (int st = 0; st < plan.stages().size(); st++) {
+      List<Integer> ring = plan.stages().get(st);
+      int n = ring.size();
+      if (n < 2) {
+        continue;
+      }
+      long params = m.layersPerStage() * layer + (st == 0 ? 2L * m.vocab() * d + d : 0);
+      double bytes = m.gradientBytesPerStage() != null ? m.gradientBytesPerStage().get(st)
+          : 4.0 * params;
+      double segment = bytes / n;
+      double cheapest = Double.POSITIVE_INFINITY;
+      for (int r = 0; r < n; r++) {
+        Node a = cluster.nodes().get(ring.get(r));
+        Node b = cluster.nodes().get(ring.get((r + 1) % n));
+        var link = cluster.link(a.location(), b.location());
+        cheapest = Math.min(cheapest, link.latencyMs() / 1000.0 + cluster.hopOverheadSeconds()
+            + Math.floor(segment / 4) * 4 / (link.bandwidthGBps() * 1073741824.0));
+      }
+      // Replica r's step k needs its predecessor's step k−1, which needs r's own step k−n
+      // (around the ring), so its last step (2n−2 ≥ n) ends ≥ n cheapest links after its start —
+      // whatever the other replicas' start times (2(n−1) links when all start together).
+      long bound = (long) Math.floor(n * cheapest * 1e6) - 2L * n;
+      for (int x : ring) {
+        Span s = reduce.get(x);
+        if (s == null) {
+          out.add(new Violation(Kind.ALLREDUCE, -1, x, Double.NaN, "no all-reduce span for"
+              + " node " + x + " of stage " + st + " (" + n + " replicas)"));
+        } else if (s.startMicros() + TOLERANCE_MICROS < lastCompute.getOrDefault(x, 0L)) {
+          out.add(new Violation(Kind.ALLREDUCE, -1, x, s.startMicros() / 1e6, "all-reduce starts"
+              + " before node " + x + "'s last compute task ends at "
+              + lastCompute.get(x) / 1e6 + " s"));
+        } else if (s.durationMicros() < bound) {
+          out.add(new Violation(Kind.ALLREDUCE, -1, x, s.startMicros() / 1e6, "all-reduce of "
+              + "stage " + st + " lasts " + s.durationMicros() + " us, the ring of " + n
+              + " replicas needs at least " + bound + " us"));
+        }
       }
     }
   }

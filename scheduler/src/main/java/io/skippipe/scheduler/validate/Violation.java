@@ -14,7 +14,7 @@ public record Violation(Kind kind, int microbatch, int node, double atSeconds, S
     MICROBATCHES,
     /** path empty, not starting at its data node, or data node not in stage 0 (CC) */
     PATH_START,
-    /** path names a node that does not exist */
+    /** path names a node that does not exist or is marked lost */
     UNKNOWN_NODE,
     /** path does not visit exactly pathLength stages (CC) */
     PATH_LENGTH,
@@ -26,9 +26,9 @@ public record Violation(Kind kind, int microbatch, int node, double atSeconds, S
     SWAP_DISTANCE,
     /** a hop moving further than maxJump stages from the frontier (CC) */
     JUMP_LIMIT,
-    /** more distinct paths through a non-data stage than stageCap (TC1-a) */
+    /** more distinct paths through a non-data stage than stageCap (TC1-a; a warning) */
     STAGE_CAP,
-    /** more distinct paths through a non-data node than memory (TC1-b) */
+    /** more distinct paths through a non-data node than memory (TC1-b; a warning) */
     NODE_CAP,
     /** a task of the microbatch is missing from the timeline or out of order */
     MISSING_TASK,
@@ -43,7 +43,15 @@ public record Violation(Kind kind, int microbatch, int node, double atSeconds, S
     /** a node holds more activations than its memory */
     MEMORY,
     /** the reported iteration time differs from the timeline's makespan */
-    MAKESPAN
+    MAKESPAN,
+    /** a replica's stage all-reduce starts before its pipeline work ends or is shorter than the
+     * ring's lower bound */
+    ALLREDUCE;
+
+    /** Whether this is a throughput cap (TC1): a planner objective, reported as a warning. */
+    public boolean isThroughputCap() {
+      return this == STAGE_CAP || this == NODE_CAP;
+    }
   }
 
   @Override

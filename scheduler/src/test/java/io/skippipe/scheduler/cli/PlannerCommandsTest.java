@@ -80,6 +80,9 @@ class PlannerCommandsTest {
     assertEquals(0, r.code, r.err);
     JsonNode j = JSON.readTree(r.out);
     assertEquals(plan.iterationSeconds(), j.get("iterationSeconds").asDouble(), 1e-6);
+    assertEquals(plan.pipelineSeconds(), j.get("pipelineSeconds").asDouble(), 1e-6);
+    assertTrue(j.get("iterationSeconds").asDouble() > j.get("pipelineSeconds").asDouble());
+    assertEquals(0, j.get("warnings").size());
     assertEquals(4, j.get("microbatches").asInt());
     assertEquals(12, j.get("busyFractionByNode").size());
     JsonNode t = JSON.readTree(trace.toFile());
@@ -99,13 +102,48 @@ class PlannerCommandsTest {
     assertEquals("dtfm", methods.get(0).get("method").asText());
     assertEquals(0.0, methods.get(0).get("reduction").asDouble(), 1e-12);
     for (JsonNode m : methods) {
-      assertTrue(m.get("iterationSeconds").asDouble() > 0);
+      assertTrue(m.get("iterationSeconds").asDouble() > m.get("pipelineSeconds").asDouble());
+      assertTrue(m.get("pipelineSeconds").asDouble() > 0);
       assertTrue(m.get("planSeconds").asDouble() >= 0);
+      assertTrue(m.get("planCpuSeconds").asDouble() >= 0);
+      assertEquals(6, m.get("stages").size());
     }
     Result table = run(with(new String[] {"compare", "--cluster", "laptop-geo-12", "--model",
         "llama-tiny"}, QUICK));
     assertEquals(0, table.code, table.err);
     assertTrue(table.out.contains("skippipe-no-tc2"), table.out);
+  }
+
+  /** TC1 caps are planner objectives: a plan over them is simulated, with the excess named. */
+  @Test
+  void simulateWarnsAboutExceededThroughputCapsAndStillSimulates() throws Exception {
+    Plan good = PlanCodec.read(plan());
+    var c = good.constraints();
+    Path tight = dir.resolve("tight.json");
+    try (OutputStream o = Files.newOutputStream(tight)) {
+      PlanCodec.write(new Plan(good.format(), good.method(), good.seed(), good.cluster(),
+          good.model(), new io.skippipe.scheduler.plan.Constraints(c.pathLength(), c.maxSwaps(),
+              c.maxSwapDistance(), c.maxJump(), c.memory(), 1), good.stages(),
+          good.microbatches(), null), o);
+    }
+    Result r = run("simulate", tight.toString(), "--json");
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.err.contains("warning: STAGE_CAP"), r.err);
+    JsonNode j = JSON.readTree(r.out);
+    assertTrue(j.get("warnings").size() > 0);
+    assertEquals(good.iterationSeconds(), j.get("iterationSeconds").asDouble(), 1e-6);
+  }
+
+  @Test
+  void simulateLostNodesPredictsTheShrunkenPlan() throws Exception {
+    Path p = plan();
+    Plan plan = PlanCodec.read(p);
+    int gone = plan.stages().get(3).get(0);
+    Result r = run("simulate", p.toString(), "--lost", "" + gone);
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("nodes [" + gone + "] lost: re-planned on 11 nodes"), r.out);
+    assertFalse(r.out.contains(String.format("%4d  ", gone) + "    3"), r.out);
+    assertUserError(run("simulate", p.toString(), "--lost", "99"), "--lost 99", "node 99");
   }
 
   @Test

@@ -25,9 +25,7 @@ class PlannerTest {
 
   private static PlannerConfig quick(String method, long seed) {
     PlannerConfig d = PlannerConfig.defaults(method);
-    return new PlannerConfig(method, null, null, seed, null, "genetic", 50, 500, d.maxSwaps(),
-        d.maxSwapDistance(), d.maxJump(), null, null, d.cbsMaxNodes(), d.cbsGoals(),
-        d.cbsBranching());
+    return d.withSeed(seed).withAllocation(d.allocation().withGcma(50, 500).withEvaluations(30));
   }
 
   private static byte[] bytes(Plan p) {
@@ -55,8 +53,8 @@ class PlannerTest {
     ClusterProfile c = Presets.cluster("geo-distributed-gcp-20");
     ModelSpec m = Presets.model("llama-500m");
     PlannerConfig base = quick("skippipe", 5);
-    base = base.withStages(Planner.allocate(
-        io.skippipe.scheduler.cost.CostModel.of(c, m), c, base));
+    base = base.withStages(Planner.allocate(io.skippipe.scheduler.cost.CostModel.of(c, m), c, m,
+        base.withAllocation(base.allocation().withAllocator("genetic"))));
     double dtfm = Planner.plan(c, m, base.withMethod("dtfm")).iterationSeconds();
     double skip = Planner.plan(c, m, base.withMethod("dtfm-skip")).iterationSeconds();
     double noTc2 = Planner.plan(c, m, base.withMethod("skippipe-no-tc2")).iterationSeconds();
@@ -78,14 +76,16 @@ class PlannerTest {
     assertTrue(sim.iterationSeconds() > 40 && sim.iterationSeconds() < 200,
         "iteration " + sim.iterationSeconds());
     // The reference's TC2 search keeps its best simulated schedule without re-checking TC1-b:
-    // four of its paths go through node 4. With the paper's memory 3 our validator says so.
+    // four of its paths go through node 4. With the paper's memory 3 our validator says so — as a
+    // warning: TC1 is a throughput objective, the plan still runs.
     Constraints c = plan.constraints();
     Plan strict = new Plan(plan.format(), plan.method(), plan.seed(), plan.cluster(), plan.model(),
         new Constraints(c.pathLength(), c.maxSwaps(), c.maxSwapDistance(), c.maxJump(), 3,
             c.stageCap()), plan.stages(), plan.microbatches(), null);
     ValidationReport rs = ScheduleValidator.checkPaths(strict);
-    assertTrue(rs.has(Violation.Kind.NODE_CAP), rs.violations().toString());
-    assertTrue(rs.violations().toString().contains("node 4"), rs.violations().toString());
+    assertTrue(rs.has(Violation.Kind.NODE_CAP), rs.warnings().toString());
+    assertTrue(rs.warnings().toString().contains("node 4"), rs.warnings().toString());
+    assertTrue(rs.ok(), rs.violations().toString());
   }
 
   @Test
@@ -95,14 +95,13 @@ class PlannerTest {
         () -> Planner.plan(c, Presets.model("llama-8b"), quick("skippipe", 5)));
     assertTrue(e.getMessage().contains("llama-8b") && e.getMessage().contains("Fix:"));
     PlannerConfig d = quick("skippipe", 5);
-    PlannerConfig badRatio = new PlannerConfig("skippipe", 0.3, null, 5, null, "genetic", 50, 500,
-        2, 1, 4, null, null, 100, 2, 3);
+    PlannerConfig badRatio = d.withLimits(d.limits().withSkipRatio(0.3));
     e = assertThrows(PlanningException.class,
         () -> Planner.plan(c, Presets.model("llama-500m"), badRatio));
     assertTrue(e.getMessage().contains("skip ratio 0.3"), e.getMessage());
     e = assertThrows(PlanningException.class,
-        () -> Planner.plan(c, Presets.model("llama-500m"), new PlannerConfig("skippipe", null,
-            null, 5, null, "genetic", 50, 500, 2, 1, 4, 0, null, 100, 2, 3)));
+        () -> Planner.plan(c, Presets.model("llama-500m"),
+            d.withLimits(d.limits().withMemory(0))));
     assertTrue(e.getMessage().contains("memory 0"), e.getMessage());
     PlannerConfig badStages = d.withStages(List.of(List.of(0, 1), List.of(2)));
     e = assertThrows(PlanningException.class,

@@ -50,8 +50,10 @@ class RouterPropertyTest {
       int pathLength = 1 + rng.nextInt(k);
       for (String method : Methods.NAMES) {
         PlannerConfig d = PlannerConfig.defaults(method);
-        PlannerConfig cfg = new PlannerConfig(method, null, pathLength, seed, null, "genetic", 8,
-            40, d.maxSwaps(), d.maxSwapDistance(), 1 + rng.nextInt(3), null, null, 300, 4, 3);
+        PlannerConfig cfg = d.withSeed(seed)
+            .withAllocation(d.allocation().withGcma(8, 40).withEvaluations(10))
+            .withRouting(new PlannerConfig.Routing(300, 4, 3))
+            .withLimits(d.limits().withPathLength(pathLength).withMaxJump(1 + rng.nextInt(3)));
         try {
           Plan plan = Planner.plan(cluster, model, cfg);
           SimulationResult sim = Simulator.run(plan);
@@ -80,8 +82,9 @@ class RouterPropertyTest {
     RandomGenerator rng = RandomGeneratorFactory.of("L64X128MixRandom").create(3);
     ClusterProfile cluster = Fixtures.randomCluster(List.of(3, 2, 2, 2), 3, 3, rng);
     PlannerConfig d = PlannerConfig.defaults("skippipe");
-    PlannerConfig cfg = new PlannerConfig("skippipe", 0.0, null, 3, null, "genetic", 8, 40,
-        d.maxSwaps(), d.maxSwapDistance(), d.maxJump(), null, null, 300, 4, 3);
+    PlannerConfig cfg = d.withSeed(3).withAllocation(d.allocation().withGcma(8, 40))
+        .withRouting(new PlannerConfig.Routing(300, 4, 3))
+        .withLimits(d.limits().withSkipRatio(0.0));
     Plan plan = Planner.plan(cluster, Fixtures.model(4, 3), cfg);
     assertEquals(4, plan.constraints().pathLength());
     for (var m : plan.microbatches()) {

@@ -37,8 +37,8 @@ class SimulatorTest {
     Schedule s = new Schedule(List.of(List.of(0), List.of(1), List.of(2)),
         List.of(new Microbatch(0, 0, 0, Path.of(0, 1, 2))));
     SimulationResult r = Simulator.run(s, costs);
-    assertEquals(10_750_000L, r.makespanMicros());
-    assertEquals(10.75, r.iterationSeconds());
+    assertEquals(10_750_000L, r.pipelineMicros());
+    assertEquals(10.75, r.pipelineSeconds());
     // n0 fwd [0,1]; n1 fwd [1.5,2.5]; n2 fwd [3,4]; loss [4.5,4.75]; n2 bwd [5.25,6.75];
     // n1 bwd [7.25,8.75]; n0 bwd [9.25,10.75].
     assertEquals(3_000_000L, span(r, 0, 2, Span.Kind.FWD).startMicros());
@@ -63,7 +63,7 @@ class SimulatorTest {
     Schedule s = new Schedule(List.of(List.of(0), List.of(1), List.of(2), List.of(3)),
         List.of(new Microbatch(0, 0, 0, Path.of(0, 3, 1))));
     SimulationResult r = Simulator.run(s, costs);
-    assertEquals(11_200_000L, r.makespanMicros());
+    assertEquals(11_200_000L, r.pipelineMicros());
     assertEquals(2_300_000L, span(r, 0, 1, Span.Kind.FWD).startMicros());
     assertEquals(5_150_000L, span(r, 0, 1, Span.Kind.BWD).startMicros());
     assertEquals(8_750_000L, span(r, 0, 3, Span.Kind.BWD).startMicros());
@@ -83,7 +83,7 @@ class SimulatorTest {
     assertEquals(5_250_000L, bwd0.endMicros());
     // Without the cap it would have started at 2.5 s; it starts when the backward frees memory.
     assertEquals(bwd0.endMicros(), span(r, 1, 2, Span.Kind.FWD).startMicros());
-    assertEquals(11_000_000L, r.makespanMicros());
+    assertEquals(11_000_000L, r.pipelineMicros());
     assertFalse(r.deadlocked());
   }
 

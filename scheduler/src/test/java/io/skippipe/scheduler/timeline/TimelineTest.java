@@ -37,23 +37,20 @@ class TimelineTest {
   static Plan plan;
   static SimulationResult sim;
   static final double SCALE = 3.0;
-  static final long EXCHANGE = 20_000; // µs of the scalar exchange closing each iteration
   static final long[] GAPS = {700_000, 1_100_000}; // between chunks 1-2 and 2-3
   static final long CKPT = 150_000;
 
   @BeforeAll
   static void planAndSimulate() {
     PlannerConfig d = PlannerConfig.defaults("skippipe");
-    PlannerConfig quick = new PlannerConfig("skippipe", null, null, d.seed(), null, "genetic", 20,
-        200, d.maxSwaps(), d.maxSwapDistance(), d.maxJump(), null, null, d.cbsMaxNodes(),
-        d.cbsGoals(), d.cbsBranching());
+    PlannerConfig quick = d.withAllocation(d.allocation().withGcma(20, 200).withEvaluations(20));
     plan = Planner.plan(Presets.cluster("laptop-geo-12"), Presets.model("llama-tiny"), quick);
     sim = Simulator.run(plan);
   }
 
   /** Three chunks of two iterations; {@code chunkRelative} reproduces the old per-chunk origin. */
   static TimelineBuilder.Run syntheticRun(boolean chunkRelative) {
-    long iteration = Math.round(sim.makespanMicros() * SCALE) + EXCHANGE;
+    long iteration = Math.round(sim.iterationMicros() * SCALE);
     List<TimelineBuilder.Chunk> chunks = new ArrayList<>();
     List<TimelineBuilder.Iteration> iterations = new ArrayList<>();
     long t = 5_000_000; // the run's first span is 5 s after its origin
@@ -69,10 +66,6 @@ class TimelineTest {
           }
           spans.add(new Span(s.node(), s.stage(), s.microbatch(), s.kind(),
               base + Math.round(s.startMicros() * SCALE), base + Math.round(s.endMicros() * SCALE)));
-        }
-        for (int node = 0; node < plan.nodeCount(); node++) {
-          long end = base + iteration;
-          spans.add(new Span(node, plan.stageOf(node), -1, Span.Kind.WAIT, end - EXCHANGE, end));
         }
         iterations.add(new TimelineBuilder.Iteration(it, t, t + iteration));
         t += iteration;
@@ -128,7 +121,7 @@ class TimelineTest {
     }
 
     // header: total = iterations + gaps, and equal to the run as built
-    long iteration = Math.round(sim.makespanMicros() * SCALE) + EXCHANGE;
+    long iteration = Math.round(sim.iterationMicros() * SCALE);
     long outside = GAPS[0] + GAPS[1] + 3 * CKPT;
     Matcher m = Pattern.compile("([0-9.]+) s from the first span to the last = 6 iterations"
         + " ([0-9.]+) s \\+ ([0-9.]+) s outside iterations").matcher(measured.summary());
@@ -153,7 +146,7 @@ class TimelineTest {
       HtmlTimeline.Band it = measured.bands().stream()
           .filter(x -> x.label().equals(label)).findFirst().orElseThrow();
       assertEquals(it.startMicros(), b.startMicros());
-      assertEquals(Math.round(sim.makespanMicros() * SCALE), b.endMicros() - b.startMicros());
+      assertEquals(Math.round(sim.iterationMicros() * SCALE), b.endMicros() - b.startMicros());
     }
     assertEquals(6L * sim.spans().size(), predicted.spans().size());
     assertTrue(predicted.summary().contains("x time scale 3"), predicted.summary());

@@ -76,7 +76,8 @@ class ScheduleValidatorTest {
   void theHandMadePlanIsValidAndItsMakespanMatches() {
     Plan p = base();
     SimulationResult sim = Simulator.run(p);
-    Plan withPrediction = p.withPredicted(new Plan.Predicted(sim.iterationSeconds(), null));
+    Plan withPrediction = p.withPredicted(new Plan.Predicted(sim.iterationSeconds(),
+        sim.pipelineSeconds(), null));
     ValidationReport r = ScheduleValidator.check(withPrediction, sim.spans());
     assertTrue(r.ok(), r.violations().toString());
     r.throwIfInvalid();
@@ -111,10 +112,59 @@ class ScheduleValidatorTest {
     Plan fewer = new Plan(p.format(), p.method(), p.seed(), p.cluster(), p.model(),
         p.constraints(), p.stages(), p.microbatches().subList(0, 3), null);
     assertNames(ScheduleValidator.checkPaths(fewer), Kind.MICROBATCHES, "3 microbatches");
-    assertNames(checkSimulated(withLimits(p, new Constraints(3, 1, 1, 2, 3, 1))),
+    assertWarns(checkSimulated(withLimits(p, new Constraints(3, 1, 1, 2, 3, 1))),
         Kind.STAGE_CAP, "stage 1");
-    assertNames(checkSimulated(withLimits(p, new Constraints(3, 1, 1, 2, 1, 6))),
+    assertWarns(checkSimulated(withLimits(p, new Constraints(3, 1, 1, 2, 1, 6))),
         Kind.NODE_CAP, "node 2");
+  }
+
+  /** A throughput cap exceeded: named as a warning, and the plan stays valid. */
+  private static void assertWarns(ValidationReport r, Kind kind, String fragment) {
+    assertTrue(r.ok(), "caps are not violations: " + r.violations());
+    assertTrue(r.warnings().stream().anyMatch(w -> w.kind() == kind
+        && w.toString().contains(fragment)), "expected " + kind + " '" + fragment + "' in "
+        + r.warnings());
+    r.throwIfInvalid();
+    assertTrue(r.warningLines().get(0).startsWith("warning: "), r.warningLines().toString());
+  }
+
+  @Test
+  void lostNodesMayNotBeListedOrVisited() {
+    Plan p = base();
+    List<Node> nodes = new ArrayList<>(p.cluster().nodes());
+    nodes.set(7, nodes.get(7).withLost(true));
+    ClusterProfile c = p.cluster().withNodes(nodes, List.of(2, 2, 2, 1));
+    Plan listed = new Plan(p.format(), p.method(), p.seed(), c, p.model(), p.constraints(),
+        p.stages(), p.microbatches(), null);
+    assertNames(ScheduleValidator.checkPaths(listed), Kind.STAGES, "node 7", "lost");
+    Plan visited = new Plan(p.format(), p.method(), p.seed(), c, p.model(), p.constraints(),
+        List.of(List.of(0, 1), List.of(2, 3), List.of(4, 5), List.of(6)), p.microbatches(),
+        null);
+    assertNames(ScheduleValidator.checkPaths(visited), Kind.UNKNOWN_NODE, "microbatch 3",
+        "node 7", "lost");
+  }
+
+  @Test
+  void anAllReduceShorterThanTheRingOrBeforeThePipelineEndIsNamed() {
+    Plan p = base();
+    List<Span> spans = new ArrayList<>(Simulator.run(p).spans());
+    assertTrue(ScheduleValidator.check(p, spans).ok());
+    Span ar = spans.stream().filter(x -> x.kind() == Span.Kind.ALLREDUCE && x.node() == 2)
+        .findFirst().orElseThrow();
+    List<Span> shorter = new ArrayList<>(spans);
+    shorter.set(spans.indexOf(ar), new Span(2, ar.stage(), -1, Span.Kind.ALLREDUCE,
+        ar.startMicros(), ar.startMicros() + 1));
+    assertNames(ScheduleValidator.check(p, shorter), Kind.ALLREDUCE, "at node 2",
+        "needs at least");
+    List<Span> early = new ArrayList<>(spans);
+    early.set(spans.indexOf(ar), new Span(2, ar.stage(), -1, Span.Kind.ALLREDUCE, 0,
+        ar.endMicros()));
+    assertNames(ScheduleValidator.check(p, early), Kind.ALLREDUCE, "at node 2",
+        "before node 2's last compute task");
+    List<Span> missing = new ArrayList<>(spans);
+    missing.remove(ar);
+    assertNames(ScheduleValidator.check(p, missing), Kind.ALLREDUCE, "no all-reduce span for"
+        + " node 2");
   }
 
   @Test
@@ -160,14 +210,14 @@ class ScheduleValidatorTest {
     // Spans simulated with memory 3: data node 0 holds microbatches 0 and 1 at once.
     assertNames(ScheduleValidator.check(tightPlan, Simulator.run(p).spans()), Kind.MEMORY,
         "at node 0", "memory is 1");
-    Plan wrong = p.withPredicted(new Plan.Predicted(1.0, null));
+    Plan wrong = p.withPredicted(new Plan.Predicted(1.0, 1.0, null));
     assertNames(ScheduleValidator.check(wrong, Simulator.run(p).spans()), Kind.MAKESPAN,
-        "reports 1.0 s");
+        "reports a pipeline of 1.0 s");
   }
 
   @Test
   void everyKindHasAnInjectionAbove() {
-    assertEquals(18, Kind.values().length, "add an injection test for a new kind");
+    assertEquals(19, Kind.values().length, "add an injection test for a new kind");
   }
 
   private static Span find(List<Span> s, int mb, Span.Kind kind, int node) {

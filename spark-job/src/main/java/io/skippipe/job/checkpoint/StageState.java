@@ -2,73 +2,67 @@ package io.skippipe.job.checkpoint;
 
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.stage.StageModel;
-import io.skippipe.model.weights.Safetensors;
-import io.skippipe.model.weights.Safetensors.Tensor;
-import java.io.ByteArrayInputStream;
+import io.skippipe.model.weights.StageCheckpoint;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
- * A stage replica's checkpoint files: {@code weights.safetensors} (HF names) and
- * {@code optimizer.safetensors} (AdamW moments, {@code <name>.exp_avg}/{@code .exp_avg_sq}, with
- * the optimizer step in the metadata).
+ * Where a stage replica's checkpoint files live in a {@link CheckpointStore} ({@code
+ * step-N/stage-SS/replica-R/}{@link StageCheckpoint#WEIGHTS} and {@link
+ * StageCheckpoint#OPTIMIZER}); the format itself, streamed tensor by tensor, is {@link
+ * StageCheckpoint}'s, the one per-stage format of the project.
  */
 public final class StageState {
-  public static final String WEIGHTS = "weights.safetensors";
-  public static final String OPTIMIZER = "optimizer.safetensors";
-  private static final String STEP = "optimizer.step";
+  public static final String WEIGHTS = StageCheckpoint.WEIGHTS;
+  public static final String OPTIMIZER = StageCheckpoint.OPTIMIZER;
+  private static final int BUFFER_BYTES = 1 << 20;
 
   private StageState() {}
 
   /** Writes the replica's weights and optimizer state for {@code step}. */
   public static void save(CheckpointStore store, long step, int stage, int replica,
       StageModel model, AdamW optimizer) throws IOException {
-    Map<String, long[]> shapes = model.parameterShapes();
-    Map<String, Tensor> weights = new LinkedHashMap<>();
-    model.exportWeights().forEach((k, v) -> weights.put(k, new Tensor(shapes.get(k), v)));
-    write(store, step, CheckpointStore.replicaFile(stage, replica, WEIGHTS), weights,
-        Map.of("format", "pt"));
-    Map<String, Tensor> opt = new LinkedHashMap<>();
-    optimizer.exportState().forEach((k, v) -> opt.put(k, new Tensor(new long[] {v.length}, v)));
-    write(store, step, CheckpointStore.replicaFile(stage, replica, OPTIMIZER), opt,
-        Map.of(STEP, Long.toString(optimizer.step())));
+    try (OutputStream out = new BufferedOutputStream(
+        store.create(step, CheckpointStore.replicaFile(stage, replica, WEIGHTS)), BUFFER_BYTES)) {
+      StageCheckpoint.writeWeights(out, model);
+    }
+    try (OutputStream out = new BufferedOutputStream(
+        store.create(step, CheckpointStore.replicaFile(stage, replica, OPTIMIZER)),
+        BUFFER_BYTES)) {
+      StageCheckpoint.writeOptimizer(out, model, optimizer);
+    }
   }
 
   /** Loads weights and optimizer state of {@code step} into a freshly built stage. */
   public static void load(CheckpointStore store, long step, int stage, int replica,
       StageModel model, AdamW optimizer) throws IOException {
-    Safetensors.Contents w = read(store, step, CheckpointStore.replicaFile(stage, replica, WEIGHTS));
-    Map<String, float[]> weights = new LinkedHashMap<>();
-    w.tensors().forEach((k, v) -> weights.put(k, v.data()));
-    model.importWeights(weights);
-    Safetensors.Contents o = read(store, step, CheckpointStore.replicaFile(stage, replica, OPTIMIZER));
-    Map<String, float[]> state = new LinkedHashMap<>();
-    o.tensors().forEach((k, v) -> state.put(k, v.data()));
-    optimizer.importState(state, Long.parseLong(o.metadata().get(STEP)));
-  }
-
-  /** The weights file of a stage at a step (replica 0; all replicas of a stage are identical). */
-  public static Safetensors.Contents weights(CheckpointStore store, long step, int stage)
-      throws IOException {
-    return read(store, step, CheckpointStore.replicaFile(stage, 0, WEIGHTS));
-  }
-
-  private static void write(CheckpointStore store, long step, String file,
-      Map<String, Tensor> t, Map<String, String> meta) throws IOException {
-    try (OutputStream out = store.create(step, file)) {
-      Safetensors.write(out, t, meta);
+    String weights = CheckpointStore.replicaFile(stage, replica, WEIGHTS);
+    try (InputStream in = new BufferedInputStream(store.open(step, weights), BUFFER_BYTES)) {
+      StageCheckpoint.readWeights(in, where(store, step, weights), model);
+    }
+    String optimizerFile = CheckpointStore.replicaFile(stage, replica, OPTIMIZER);
+    try (InputStream in = new BufferedInputStream(store.open(step, optimizerFile), BUFFER_BYTES)) {
+      StageCheckpoint.readOptimizer(in, where(store, step, optimizerFile), model, optimizer);
     }
   }
 
-  private static Safetensors.Contents read(CheckpointStore store, long step, String file)
+  /**
+   * Loads only the weights of a stage at {@code step} (replica 0: the replicas of a stage hold the
+   * same weights after each step's all-reduce) into {@code model}: evaluation and inference.
+   */
+  public static void loadWeights(CheckpointStore store, long step, int stage, StageModel model)
       throws IOException {
-    byte[] b;
-    try (InputStream in = store.open(step, file)) {
-      b = in.readAllBytes();
+    String weights = CheckpointStore.replicaFile(stage, 0, WEIGHTS);
+    try (InputStream in = new BufferedInputStream(store.open(step, weights), BUFFER_BYTES)) {
+      StageCheckpoint.readWeights(in, where(store, step, weights), model);
     }
-    return Safetensors.read(new ByteArrayInputStream(b), b.length, file);
+  }
+
+  /** The full name of a step's file, for messages. */
+  public static String where(CheckpointStore store, long step, String relPath) {
+    return store.root() + "/" + CheckpointStore.stepDir(step) + "/" + relPath;
   }
 }

@@ -1,6 +1,8 @@
 package io.skippipe.job.cli;
 
+import io.skippipe.job.bench.DataBench;
 import io.skippipe.job.bench.E2eBench;
+import io.skippipe.job.bench.TransferBench;
 import io.skippipe.model.bench.ConvergenceBench;
 import io.skippipe.model.bench.StageThroughputBench;
 import picocli.CommandLine.Command;
@@ -16,5 +18,7 @@ import picocli.CommandLine.Command;
         StageThroughputBench.class,
         ConvergenceBench.class,
         E2eBench.class,
+        DataBench.class,
+        TransferBench.class,
     })
 final class BenchCommand {}

@@ -4,7 +4,6 @@ import io.skippipe.job.export.CheckpointExport;
 import io.skippipe.model.weights.ModelExport;
 import io.skippipe.scheduler.cli.ExitCodes;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -34,8 +33,9 @@ final class ExportCommand implements Callable<Integer> {
   String model;
 
   @Option(names = "--tokenizer", paramLabel = "FILE", order = 4,
-      description = "tokenizer.json to ship (default: the bundled one).")
-  Path tokenizer;
+      description = "tokenizer.json to ship, any Hadoop URI (default: RUN_DIR/tokenizer.json, "
+          + "the one the run trained with).")
+  String tokenizer;
 
   @Option(names = "--max-shard-bytes", paramLabel = "N", order = 5,
       description = "Largest safetensors file before sharding (default: ${DEFAULT-VALUE}).")
@@ -46,10 +46,6 @@ final class ExportCommand implements Callable<Integer> {
     if (maxShardBytes <= 0) {
       throw new ParameterException(spec.commandLine(), "--max-shard-bytes is " + maxShardBytes
           + "; it must be a positive number of bytes");
-    }
-    if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
-      throw new ParameterException(spec.commandLine(), "--tokenizer " + tokenizer + " is not a"
-          + " file; give a Hugging Face tokenizer.json, or leave it out for the bundled one");
     }
     CheckpointExport.Result r = CheckpointExport.export(checkpoint, out, model, tokenizer,
         maxShardBytes);

@@ -1,10 +1,16 @@
 package io.skippipe.job.cli;
 
+import io.skippipe.job.tune.TuneCommand;
 import io.skippipe.scheduler.cli.CompareCommand;
 import io.skippipe.scheduler.cli.ExitCodes;
 import io.skippipe.scheduler.cli.PlanCommand;
 import io.skippipe.scheduler.cli.SimulateCommand;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import org.apache.commons.io.output.WriterOutputStream;
 import picocli.AutoComplete.GenerateCompletion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,6 +37,7 @@ import picocli.CommandLine.HelpCommand;
         PlanCommand.class,
         SimulateCommand.class,
         CompareCommand.class,
+        TuneCommand.class,
         TimelineCommand.class,
         TrainCommand.class,
         EvalCommand.class,
@@ -54,6 +61,19 @@ public final class SkipPipeCli {
     } finally {
       cl.getOut().flush();
       cl.getErr().flush();
+    }
+  }
+
+  /**
+   * A PrintStream onto a command's writer, for code that prints to streams (the training job,
+   * the tuner). Flush it before the command returns.
+   */
+  public static PrintStream printStream(PrintWriter writer) {
+    try {
+      return new PrintStream(WriterOutputStream.builder().setWriter(writer)
+          .setCharset(StandardCharsets.UTF_8).get(), true, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

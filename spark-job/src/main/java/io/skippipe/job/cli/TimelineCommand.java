@@ -5,7 +5,6 @@ import io.skippipe.job.trace.RunTrace;
 import io.skippipe.scheduler.cli.ExitCodes;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
-import io.skippipe.scheduler.simulate.SimulationResult;
 import io.skippipe.scheduler.simulate.Simulator;
 import io.skippipe.scheduler.timeline.ChromeTrace;
 import io.skippipe.scheduler.timeline.HtmlTimeline;
@@ -83,20 +82,17 @@ final class TimelineCommand implements Callable<Integer> {
           + " directory (spark.skippipe.run.dir)");
     }
     boolean runDir = fs.getFileStatus(in).isDirectory();
-    Plan plan;
+    HtmlTimeline.Page page;
     if (runDir) {
-      plan = RunTrace.plan(fs, in);
+      page = RunTrace.page(fs, in, timeScale);
     } else {
+      Plan plan;
       try (InputStream s = fs.open(in)) {
-        plan = PlanCodec.read(s, in.toString());
+        plan = PlanCodec.read(s, in.toString()).withPredicted(null);
       }
+      page = TimelineBuilder.plan(plan, Simulator.run(plan));
     }
-    // Drawn as it is (a run may have used any plan.file); `simulate` validates plans.
-    SimulationResult sim = Simulator.run(plan.withPredicted(null));
-    TimelineBuilder.Run run = runDir ? RunTrace.run(fs, in, timeScale) : null;
-    boolean measured = run != null && run.chunks().stream().anyMatch(c -> !c.spans().isEmpty());
-    HtmlTimeline.Page page = measured ? TimelineBuilder.run(plan, sim, run)
-        : TimelineBuilder.plan(plan, sim);
+    boolean measured = page.panels().size() > 1;
     write(out, o -> HtmlTimeline.write(page, o, width));
     if (trace != null) {
       List<ChromeTrace.Process> processes = new ArrayList<>();

@@ -3,13 +3,13 @@ package io.skippipe.job.cli;
 import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.driver.Console;
 import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.scheduler.cli.ExitCodes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
-import org.apache.commons.io.output.WriterOutputStream;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine;
@@ -104,9 +103,7 @@ public final class TrainCommand implements Callable<Integer> {
     });
     JobConfig cfg = JobConfig.from(Settings.of(skippipe));
     RunDirectory dir = SkipPipeJob.inspect(cfg, Map.of());
-    PrintStream out = new PrintStream(WriterOutputStream.builder()
-        .setWriter(spec.commandLine().getOut()).setCharset(StandardCharsets.UTF_8).get(), true,
-        StandardCharsets.UTF_8);
+    PrintStream out = SkipPipeCli.printStream(spec.commandLine().getOut());
     if (dir.start() == RunDirectory.Start.FINISHED) {
       SkipPipeJob.finished(dir, cfg, out);
       out.flush();
@@ -120,7 +117,9 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       SparkSettings.apply(conf);
     }
+    Console.Phase start = new Console(out).begin("starting Spark " + conf.get("spark.master"));
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+    start.done("Spark " + spark.version() + " ready, " + conf.get("spark.master"));
     try {
       SkipPipeJob.run(spark, cfg, Map.of(), out, dir);
       return ExitCodes.OK;

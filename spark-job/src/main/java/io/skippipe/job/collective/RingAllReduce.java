@@ -4,6 +4,7 @@ import io.skippipe.job.transfer.Block;
 import io.skippipe.job.transfer.BlockType;
 import io.skippipe.job.transfer.Mailbox;
 import java.io.IOException;
+import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
@@ -76,41 +77,47 @@ public final class RingAllReduce {
       int sendSeg = Math.floorMod(me - s, n);
       int recvSeg = Math.floorMod(me - s - 1, n);
       send(box, iteration, step, next, data, bounds[sendSeg], bounds[sendSeg + 1]);
-      float[] got = receive(box, iteration, step, prev, bounds[recvSeg + 1] - bounds[recvSeg],
-          timeoutMillis);
-      for (int i = 0; i < got.length; i++) {
-        data[bounds[recvSeg] + i] += got[i];
+      try (Block b = receive(box, iteration, step, prev, bounds[recvSeg + 1] - bounds[recvSeg],
+          timeoutMillis)) {
+        FloatBuffer got = b.buffer().asFloatBuffer();
+        for (int i = 0, at = bounds[recvSeg]; i < got.limit(); i++) {
+          data[at + i] += got.get(i);
+        }
       }
     }
     for (int s = 0; s < n - 1; s++, step++) {
       int sendSeg = Math.floorMod(me + 1 - s, n);
       int recvSeg = Math.floorMod(me - s, n);
       send(box, iteration, step, next, data, bounds[sendSeg], bounds[sendSeg + 1]);
-      float[] got = receive(box, iteration, step, prev, bounds[recvSeg + 1] - bounds[recvSeg],
-          timeoutMillis);
-      System.arraycopy(got, 0, data, bounds[recvSeg], got.length);
+      try (Block b = receive(box, iteration, step, prev, bounds[recvSeg + 1] - bounds[recvSeg],
+          timeoutMillis)) {
+        b.buffer().asFloatBuffer().get(data, bounds[recvSeg], bounds[recvSeg + 1]
+            - bounds[recvSeg]);
+      }
     }
     return data;
   }
 
+  /** Sends {@code data[from, until)}: one bulk copy into the block's buffer, no other array. */
   private static void send(Mailbox box, int iteration, int step, int to, float[] data, int from,
       int until) throws IOException {
-    float[] seg = java.util.Arrays.copyOfRange(data, from, until);
     int me = box.transport().node();
-    box.transport().send(Block.ofFloats(BlockType.GRAD_SHARD, box.transport().run(), iteration,
-        step, me, to, seg, seg.length));
+    box.transport().send(Block.ofFloatRange(BlockType.GRAD_SHARD, box.transport().run(),
+        iteration, step, me, to, data, from, until - from));
   }
 
-  private static float[] receive(Mailbox box, int iteration, int step, int from, int length,
+  /** The GRAD_SHARD of {@code step} from {@code from}; the caller closes it. */
+  private static Block receive(Mailbox box, int iteration, int step, int from, int length,
       long timeoutMillis) throws IOException, InterruptedException {
     Block b = box.take(x -> x.type() == BlockType.GRAD_SHARD && x.header().iteration() == iteration
             && x.header().microbatch() == step && x.header().from() == from, timeoutMillis, from,
         () -> "GRAD_SHARD step " + step + " of iteration " + iteration + " from node " + from);
-    float[] v = b.floats();
-    if (v.length != length) {
+    int values = b.header().payloadBytes() / 4;
+    if (values != length) {
+      b.close();
       throw new IllegalStateException("GRAD_SHARD step " + step + " from node " + from + " has "
-          + v.length + " values, expected " + length + " (replicas disagree on the vector size)");
+          + values + " values, expected " + length + " (replicas disagree on the vector size)");
     }
-    return v;
+    return b;
   }
 }

@@ -51,14 +51,27 @@ public final class ConfigKeys {
       "Model spec: a preset name under conf/models or a path to a model spec JSON.");
   public static final Key CLUSTER = key("spark.skippipe.cluster", "laptop-geo-12",
       "Cluster profile: a preset under conf/clusters or a path; its nodes map onto the executors' task slots.");
+  public static final Key DEVICE = key("spark.skippipe.device", "auto",
+      "Where each stage's tensors live: auto = the GPU Spark assigned to the task (resource 'gpu'), else the CPU; cpu; gpu (fails at preflight without a GPU or with a CPU-only libtorch).");
   public static final Key PLAN_METHOD = key("spark.skippipe.plan.method", "skippipe",
       "Planner method: skippipe | skippipe-no-tc2 | dtfm-skip | dtfm.");
-  public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "0.33",
-      "Skip ratio k = 1 - pathLength/stages, in [0, 1); ignored when plan.pathLength > 0.");
+  public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "",
+      "Skip ratio k = 1 - pathLength/stages, in [0, 1), within 0.01 of an achievable ratio;"
+          + " empty = the planner's default path length K - ceil(K/4) (4 of 6 stages, 6 of 8);"
+          + " auto = choose path length and swaps at job start by predicted iteration time"
+          + " (bin/skippipe tune's throughput axis; choice and frontier in RUN_DIR/tune.json);"
+          + " ignored when plan.pathLength > 0.");
   public static final Key PLAN_PATH_LENGTH = key("spark.skippipe.plan.pathLength", "0",
       "Stages each microbatch visits (including stage 0); 0 = derive from plan.skipRatio.");
   public static final Key PLAN_FILE = key("spark.skippipe.plan.file", "",
-      "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver.");
+      "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver."
+          + " It is validated like a planned one (structure, convergence rules, memory).");
+  public static final Key PLAN_TUNE_PROBE = key("spark.skippipe.plan.tune.probe", "false",
+      "With plan.skipRatio=auto: also run short convergence probes on the run's data (real model,"
+          + " plan.tune.probeSteps steps per candidate path length) and choose by predicted time to"
+          + " the probes' common loss (see docs/PLANNER.md, Tuning).");
+  public static final Key PLAN_TUNE_PROBE_STEPS = key("spark.skippipe.plan.tune.probeSteps", "30",
+      "Optimizer steps of each convergence probe of plan.tune.probe.");
 
   // --- network ------------------------------------------------------------------------------------
   public static final Key NETWORK_MODE = key("spark.skippipe.network.mode", "emulated",
@@ -70,7 +83,8 @@ public final class ConfigKeys {
       "Factor on emulated link delays and on padded compute time (0.1 = ten times faster than modelled).");
   public static final Key NETWORK_PAD_COMPUTE = key("spark.skippipe.network.padCompute", "false",
       "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
-          + " runtime does), so a laptop reproduces the profile's compute/network ratio.");
+          + " runtime does), and each stage all-reduce to the simulator's ring of the plan's gradient"
+          + " bytes x timeScale, so a laptop reproduces the profile's compute/network ratio.");
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
       "network.mode=probe: payload of the one bandwidth message each node sends each other node.");
   public static final Key NETWORK_PROBE_PINGS = key("spark.skippipe.network.probePings", "5",
@@ -90,6 +104,23 @@ public final class ConfigKeys {
       "Field holding the text in JSON lines and Parquet input.");
   public static final Key DATA_TOKENIZER = key("spark.skippipe.data.tokenizer", "",
       "HF tokenizer.json (Hadoop URI or path); empty = the bundled tokenizer.");
+  public static final Key DATA_TEXT_DOCUMENT = key("spark.skippipe.data.textDocument", "file",
+      "What one document is in text input: file (a whole file, line breaks kept; as HF datasets'"
+          + " sample_by=document and run_clm's concatenated lines) | paragraph (text between blank"
+          + " lines) | line (each line). Documents are packed with EOS before each.");
+  public static final Key DATA_SPLIT_BYTES = key("spark.skippipe.data.splitBytes", "67108864",
+      "Input bytes per data-preparation task (uncompressed text, JSON lines and Parquet files are"
+          + " split at this size); part of the data layout, so the same value gives the same shards.");
+  public static final Key DATA_MAX_RECORD_BYTES = key("spark.skippipe.data.maxRecordBytes",
+      "16777216", "Longest JSON line or Parquet text value read (it is held in memory whole);"
+          + " longer records are skipped and counted. Text input streams and has no limit.");
+  public static final Key DATA_MAX_SKIPPED_FRACTION = key(
+      "spark.skippipe.data.maxSkippedFraction", "0.01",
+      "Largest fraction of input records that may be skipped (missing field, empty, undecodable,"
+          + " too long) before data preparation fails; the counts are printed either way.");
+  public static final Key DATA_ALLOW_NON_TEXT = key("spark.skippipe.data.allowNonText", "false",
+      "Train on input that does not look like UTF-8 text (more than 1% control bytes or invalid"
+          + " UTF-8); false = refuse it.");
 
   // --- training -----------------------------------------------------------------------------------
   public static final Key TRAIN_ITERATIONS = key("spark.skippipe.train.iterations", "6",
@@ -118,6 +149,11 @@ public final class ConfigKeys {
   public static final Key TRAIN_MAX_CHUNK_RETRIES = key("spark.skippipe.train.maxChunkRetries", "2",
       "How often the driver re-runs a failed chunk from the last committed checkpoint"
           + " (Spark does not retry a failed barrier result stage by itself).");
+  public static final Key TRAIN_PRECISION = key("spark.skippipe.train.precision", "fp32",
+      "fp32, or bf16: bfloat16 weights, layer outputs and wire activations (half the bytes per hop) with float32 master weights, gradient sums, AdamW state and loss; the planner's activationBytesPerElement follows it.");
+  public static final Key TRAIN_ACTIVATION_CHECKPOINTING = key(
+      "spark.skippipe.train.activationCheckpointing", "false",
+      "Keep only each microbatch's stage input between forward and backward and recompute the forward in the backward (less memory per microbatch in flight, one more forward of compute).");
 
   // --- checkpoints --------------------------------------------------------------------------------
   public static final Key CHECKPOINT_DIR = key("spark.skippipe.checkpoint.dir", "",
@@ -146,6 +182,25 @@ public final class ConfigKeys {
       "Interval of heartbeats on idle connections; must be below transfer.readTimeoutMs.");
   public static final Key TRANSFER_MAX_FRAME_BYTES = key("spark.skippipe.transfer.maxFrameBytes",
       "268435456", "Largest payload accepted in one message; larger frames drop the connection.");
+  public static final Key TRANSFER_WRITE_TIMEOUT_MS = key("spark.skippipe.transfer.writeTimeoutMs",
+      "120000", "Longest a send may wait with no byte accepted by the peer (it stopped reading);"
+          + " exceeding it fails the task naming the peer.");
+  public static final Key TRANSFER_MAX_BUFFERED_BYTES = key(
+      "spark.skippipe.transfer.maxBufferedBytes", "1073741824",
+      "Bytes a node may hold beyond its inbox: blocks that arrived before it needed them, and"
+          + " blocks accepted while its own send waits (so two nodes sending to each other never"
+          + " deadlock); at least transfer.maxFrameBytes. Exceeding it fails the task naming the peers.");
+  public static final Key TRANSFER_MAX_PENDING_CONNECTIONS = key(
+      "spark.skippipe.transfer.maxPendingConnections", "128",
+      "Connections a block server holds before they authenticate and reach their session; more"
+          + " are closed at once (connection floods cost no thread and bounded memory).");
+  public static final Key TRANSFER_IO_THREADS = key("spark.skippipe.transfer.ioThreads", "0",
+      "Network threads shared by all block servers of an executor JVM (Netty event loops);"
+          + " 0 = min(4, available processors).");
+  public static final Key TRANSFER_ENCRYPTION = key("spark.skippipe.transfer.encryption", "auto",
+      "auto | true | false: TLS (1.3 where the JVM offers it) with per-slot self-signed"
+          + " certificates whose SHA-256 every peer pins at rendezvous; auto = on unless the master"
+          + " is local[...] (one JVM, loopback only).");
 
   // --- evaluation during training (io.skippipe.job.eval.TrainingEval) ----------------------------
   public static final Key EVAL_EVERY_COMMITS = key("spark.skippipe.eval.everyCommits", "0",

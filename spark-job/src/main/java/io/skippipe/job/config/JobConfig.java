@@ -24,14 +24,45 @@ public record JobConfig(
     TrainSettings train,
     CheckpointSettings checkpoint,
     TransferConfig transfer,
+    ComputeSettings compute,
     boolean progress,
     FailureHook failAt,
     EvalSettings eval)
     implements Serializable {
 
-  /** How the driver obtains plan.json. */
-  public record PlanSettings(String method, double skipRatio, int pathLength, String planFile)
-      implements Serializable {}
+  /**
+   * How the driver obtains plan.json.
+   *
+   * @param skipRatio k, or null for the planner's default path length
+   *     ({@code PlannerConfig.Limits.defaultPathLength}) or when {@code tune}
+   * @param tune {@code plan.skipRatio=auto}: choose path length and swaps by the tuner at start
+   * @param tuneProbe {@code plan.tune.probe}: the tuner also runs convergence probes
+   * @param tuneProbeSteps optimizer steps of each probe run
+   */
+  public record PlanSettings(String method, Double skipRatio, boolean tune, int pathLength,
+      String planFile, boolean tuneProbe, int tuneProbeSteps) implements Serializable {
+    public PlanSettings {
+      if (tune && !planFile.isEmpty()) {
+        throw new ConfigException(PLAN_SKIP_RATIO.name(), "auto", "cannot be combined with "
+            + PLAN_FILE.name() + "=" + planFile + " (a given plan is not re-tuned)",
+            "drop one of the two settings");
+      }
+      if (tune && pathLength > 0) {
+        throw new ConfigException(PLAN_SKIP_RATIO.name(), "auto", "cannot be combined with "
+            + PLAN_PATH_LENGTH.name() + "=" + pathLength + " (auto chooses the path length)",
+            "set plan.pathLength=0 or give a fixed skip ratio");
+      }
+      if (tune && method.equals("dtfm")) {
+        throw new ConfigException(PLAN_SKIP_RATIO.name(), "auto", "tunes the path length of"
+            + " the skipping methods, and " + PLAN_METHOD.name() + "=dtfm is the full pipeline",
+            "use plan.method=skippipe, or leave plan.skipRatio empty");
+      }
+      if (tuneProbe && !tune) {
+        throw new ConfigException(PLAN_TUNE_PROBE.name(), "true", "only applies with "
+            + PLAN_SKIP_RATIO.name() + "=auto", "set plan.skipRatio=auto or drop the probe");
+      }
+    }
+  }
 
   /**
    * Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}; the
@@ -45,9 +76,10 @@ public record JobConfig(
     }
   }
 
-  /** Where training text comes from. */
-  public record DataSettings(String input, String format, String jsonField, String tokenizer)
-      implements Serializable {}
+  /** Where training text comes from and how it is read (see {@code driver.DataPrep}). */
+  public record DataSettings(String input, String format, String jsonField, String tokenizer,
+      String textDocument, long splitBytes, int maxRecordBytes, double maxSkippedFraction,
+      boolean allowNonText) implements Serializable {}
 
   /** Iterations, chunking and AdamW hyper-parameters. */
   public record TrainSettings(int iterations, int chunkIterations, double learningRate,
@@ -175,11 +207,13 @@ public record JobConfig(
       throw new ConfigException(CLUSTER.name(), cluster, "must not be empty",
           "name a preset under conf/clusters (e.g. laptop-geo-12) or a cluster profile JSON path");
     }
+    String ratio = s.string(PLAN_SKIP_RATIO).trim();
+    boolean tune = ratio.equalsIgnoreCase("auto");
     PlanSettings plan = new PlanSettings(
         s.oneOf(PLAN_METHOD, "skippipe", "skippipe-no-tc2", "dtfm-skip", "dtfm"),
-        s.doubleIn(PLAN_SKIP_RATIO, 0.0, 1.0, false),
+        ratio.isEmpty() || tune ? null : s.doubleIn(PLAN_SKIP_RATIO, 0.0, 1.0, false), tune,
         s.intIn(PLAN_PATH_LENGTH, 0, 1024),
-        s.string(PLAN_FILE));
+        s.string(PLAN_FILE), s.bool(PLAN_TUNE_PROBE), s.intIn(PLAN_TUNE_PROBE_STEPS, 1, 100_000));
     NetworkSettings network = new NetworkSettings(
         s.oneOf(NETWORK_MODE, "emulated", "direct", "probe"),
         s.doubleIn(NETWORK_TIME_SCALE, 0.0, 1000.0, true),
@@ -192,7 +226,12 @@ public record JobConfig(
         s.string(DATA_INPUT),
         s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),
         s.string(DATA_JSON_FIELD),
-        s.string(DATA_TOKENIZER));
+        s.string(DATA_TOKENIZER),
+        s.oneOf(DATA_TEXT_DOCUMENT, "file", "paragraph", "line"),
+        s.longIn(DATA_SPLIT_BYTES, 4096, 1L << 40),
+        s.intIn(DATA_MAX_RECORD_BYTES, 1024, 1 << 30),
+        s.doubleIn(DATA_MAX_SKIPPED_FRACTION, 0.0, 1.0, true),
+        s.bool(DATA_ALLOW_NON_TEXT));
     TrainSettings train = new TrainSettings(
         s.intIn(TRAIN_ITERATIONS, 1, 100_000_000),
         s.intIn(TRAIN_CHUNK_ITERATIONS, 1, 100_000_000),
@@ -219,10 +258,19 @@ public record JobConfig(
         s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 1, 3_600_000),
         s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
         s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
-        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64));
+        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64),
+        s.intIn(TRANSFER_WRITE_TIMEOUT_MS, 1, 86_400_000),
+        s.longIn(TRANSFER_MAX_BUFFERED_BYTES, 0, Long.MAX_VALUE),
+        s.intIn(TRANSFER_MAX_PENDING_CONNECTIONS, 1, 1_000_000),
+        s.intIn(TRANSFER_IO_THREADS, 0, 1024),
+        TransferConfig.Encryption.parse(s.oneOf(TRANSFER_ENCRYPTION, "auto", "true", "false")));
+    ComputeSettings compute = new ComputeSettings(
+        s.oneOf(DEVICE, "auto", "cpu", "gpu"),
+        s.oneOf(TRAIN_PRECISION, "fp32", "bf16"),
+        s.bool(TRAIN_ACTIVATION_CHECKPOINTING));
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
         Long.MAX_VALUE), model, cluster, plan, network, data, train, checkpoint, transfer,
-        s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),
+        compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),
         new EvalSettings(s.intIn(EVAL_EVERY_COMMITS, 0, 1_000_000),
             s.intIn(EVAL_SEQUENCES, 1, 1_000_000), s.intIn(EVAL_HALF_SUBSETS, 0, 1000),
             EvalSettings.parseSets(s.string(EVAL_OMIT_STAGES)), s.string(EVAL_DATA)));

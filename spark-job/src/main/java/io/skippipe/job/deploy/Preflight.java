@@ -81,6 +81,8 @@ public final class Preflight {
       runDirs.add(HadoopConfs.toUri(args[i]).toString());
     }
     SparkSession spark = SparkSession.builder().appName("skippipe-preflight").getOrCreate();
+    io.skippipe.job.transfer.TransferSecurity.sparkRpcWarnings(spark.sparkContext().getConf())
+        .forEach(w -> System.out.println("PREFLIGHT WARNING " + w));
     try {
       List<Report> reports = check(JavaSparkContext.fromSparkContext(spark.sparkContext()),
           runDirs, executors);
@@ -163,8 +165,14 @@ public final class Preflight {
       }
       written.add(file.toString());
     }
-    return new Report(executorId, host, engine.getEngineName() + " " + engine.getVersion(),
-        engine.getGpuCount(), String.join(" ", written));
+    // the device a training task here would use, and whether this libtorch can (fails with the fix)
+    String setting = SparkEnv.get().conf().get("spark.skippipe.device", "auto");
+    ai.djl.Device device = io.skippipe.job.task.DevicePlacement.resolve(setting,
+        org.apache.spark.TaskContext.get());
+    io.skippipe.job.task.DevicePlacement.check(device);
+    return new Report(executorId, host, engine.getEngineName() + " " + engine.getVersion()
+        + " (" + io.skippipe.job.task.DevicePlacement.libtorchFlavour() + ", device " + device
+        + ")", engine.getGpuCount(), String.join(" ", written));
   }
 
   private static void writeMarker(String runDir, List<Report> reports) throws IOException {

@@ -1,29 +1,24 @@
 package io.skippipe.job.driver;
 
+import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.task.ChunkResult;
 import io.skippipe.job.task.SlotAddress;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.Planner;
 import io.skippipe.scheduler.plan.PlannerConfig;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.core.config.Configurator;
 
 /**
  * What the driver tells the user while a run goes, one {@code [skippipe]} line per event: each
  * phase when it starts and again with its duration and result when it ends (planning — method,
- * predicted iteration time against the full pipeline; data — shards, sequences, tokens;
- * rendezvous; each chunk i/n), so a user never waits on a silent console. The per-iteration
+ * predicted iteration time against the full pipeline; data — documents, tokens, sequences, shards,
+ * as {@code DataPrep.Result#summary}; rendezvous; each chunk i/n), so a user never waits on a
+ * silent console. The per-iteration
  * progress line is {@link RunMetrics}'; the closing summary adds where the timeline is and how to
  * open it.
  *
@@ -66,6 +61,13 @@ public final class Console {
     out.println("[skippipe] " + line);
   }
 
+  /** Announces planning: on the configured cluster, on the measured network, or a plan.file. */
+  public Phase planning(JobConfig cfg, boolean measured) {
+    return begin(!cfg.plan().planFile().isEmpty() ? "reading the plan " + cfg.plan().planFile()
+        : "planning " + cfg.plan().method() + " on " + (measured ? "the measured network"
+            : cfg.cluster()) + " / " + cfg.model());
+  }
+
   /**
    * Reports the plan: its predicted iteration time against the full pipeline (every microbatch
    * through every stage in order, on the same stages), the relative saving, and the microbatches.
@@ -87,32 +89,6 @@ public final class Console {
             + " microbatches on %d nodes in %d stages", plan.method(), plan.cluster().name(),
         plan.model().name(), plan.iterationSeconds(), vs, plan.microbatches().size(),
         plan.nodeCount(), plan.stages().size()));
-  }
-
-  /** Reports the prepared shards: count, sequences and tokens (read from the shard headers). */
-  public void dataReady(Phase p, Map<Integer, String> shards, Configuration conf) {
-    long ids = 0;
-    long sequences = 0;
-    int seqLen = -1;
-    try {
-      for (String uri : shards.values()) {
-        Path path = new Path(uri);
-        try (InputStream in = path.getFileSystem(conf).open(path)) {
-          ByteBuffer head = ByteBuffer.wrap(in.readNBytes(16)).order(ByteOrder.LITTLE_ENDIAN);
-          head.getInt(); // magic
-          head.getInt(); // version
-          seqLen = head.getInt();
-          int n = head.getInt();
-          ids += n;
-          sequences += n / (seqLen + 1);
-        }
-      }
-      p.done(String.format(Locale.ROOT, "data ready: %d shard%s, %,d sequences of %d+1 tokens"
-              + " (%,d tokens)", shards.size(), shards.size() == 1 ? "" : "s", sequences, seqLen,
-          ids));
-    } catch (IOException | RuntimeException e) {
-      p.done("data ready: " + shards.size() + " shards (sizes unreadable: " + e + ")");
-    }
   }
 
   /** Reports the rendezvous: task slots and executors that hold them. */

@@ -11,39 +11,39 @@ import io.skippipe.scheduler.plan.PlanningException;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
 import io.skippipe.scheduler.profile.Presets;
+import io.skippipe.scheduler.simulate.SimulationResult;
+import io.skippipe.scheduler.simulate.Simulator;
+import io.skippipe.scheduler.validate.ScheduleValidator;
+import io.skippipe.scheduler.validate.ValidationReport;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.function.Function;
 
-/** Step 3 of the job: the plan (planner on the driver, or a given plan.json) and its hash. */
+/**
+ * Step 3 of the job: the plan (planner on the driver, tuned with {@code plan.skipRatio=auto}, or a
+ * given plan.json), validated, with its hash.
+ *
+ * <p>Every plan the job runs passes the independent validator: a violation of a hard rule
+ * (structure, the convergence rules, memory feasibility) stops the run with a {@link
+ * ConfigException} naming the plan's source; an exceeded throughput cap (TC1) is a warning line.
+ */
 public final class JobPlanning {
   private JobPlanning() {}
 
-  /** A plan with its JSON text and SHA-256 (recorded in every checkpoint commit). */
-  public record PlannedRun(Plan plan, String json, String hash) {}
+  /**
+   * A plan with its JSON text and SHA-256 (recorded in every checkpoint commit), the validator's
+   * warnings, and — with {@code plan.skipRatio=auto} — the tuner's report (RUN_DIR/tune.json), else
+   * null.
+   */
+  public record PlannedRun(Plan plan, String json, String hash, List<String> warnings,
+      String tuneJson) {}
 
   /** Plans on the configured cluster profile and model (or reads spark.skippipe.plan.file). */
-  public static PlannedRun plan(JobConfig cfg, java.util.function.Function<String, byte[]> readUri) {
+  public static PlannedRun plan(JobConfig cfg, Function<String, byte[]> readUri) {
     return plan(cfg, null, readUri);
-  }
-
-  /**
-   * The model the run trains: the one in {@code spark.skippipe.plan.file} when given, else the
-   * {@code spark.skippipe.model} preset or spec file.
-   */
-  public static ModelSpec modelSpec(JobConfig cfg,
-      java.util.function.Function<String, byte[]> readUri) {
-    if (!cfg.plan().planFile().isEmpty()) {
-      return PlanCodec.read(new java.io.ByteArrayInputStream(
-          readUri.apply(cfg.plan().planFile()))).model();
-    }
-    try {
-      return Presets.model(cfg.model());
-    } catch (RuntimeException e) {
-      throw new ConfigException(ConfigKeys.MODEL.name(), cfg.model(), e.getMessage(),
-          "name a preset under conf/models or a model spec JSON file");
-    }
   }
 
   /** The configured cluster profile (spark.skippipe.cluster), or a ConfigException naming it. */
@@ -57,34 +57,132 @@ public final class JobPlanning {
   }
 
   /**
+   * The model the run trains: the one in {@code spark.skippipe.plan.file} when given, else the
+   * {@code spark.skippipe.model} preset or spec file; its bytes per activation element follow
+   * {@code spark.skippipe.train.precision}.
+   */
+  public static ModelSpec modelSpec(JobConfig cfg, Function<String, byte[]> readUri) {
+    ModelSpec given;
+    if (!cfg.plan().planFile().isEmpty()) {
+      try {
+        given = PlanCodec.read(new java.io.ByteArrayInputStream(
+            readUri.apply(cfg.plan().planFile()))).model();
+      } catch (PlanningException e) {
+        throw new ConfigException(ConfigKeys.PLAN_FILE.name(), cfg.plan().planFile(),
+            e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
+      }
+    } else {
+      given = model(cfg);
+    }
+    return given.withActivationBytesPerElement(cfg.compute().stagePrecision().bytesPerElement());
+  }
+
+  /** The configured model spec (spark.skippipe.model), or a ConfigException naming it. */
+  public static ModelSpec model(JobConfig cfg) {
+    try {
+      return Presets.model(cfg.model());
+    } catch (RuntimeException e) {
+      throw new ConfigException(ConfigKeys.MODEL.name(), cfg.model(), e.getMessage(),
+          "name a preset under conf/models or a model spec JSON file");
+    }
+  }
+
+  /**
    * Plans on {@code measured} (the probe's profile) when non-null, else on the configured cluster
-   * profile, or reads spark.skippipe.plan.file.
+   * profile, or reads spark.skippipe.plan.file; then validates and simulates the plan.
    */
   public static PlannedRun plan(JobConfig cfg, ClusterProfile measured,
-      java.util.function.Function<String, byte[]> readUri) {
+      Function<String, byte[]> readUri) {
     Plan plan;
+    String key;
+    String source;
+    String tuneJson = null;
     if (!cfg.plan().planFile().isEmpty()) {
-      plan = PlanCodec.read(new java.io.ByteArrayInputStream(readUri.apply(cfg.plan().planFile())));
+      key = ConfigKeys.PLAN_FILE.name();
+      source = cfg.plan().planFile();
+      try {
+        plan = PlanCodec.read(new java.io.ByteArrayInputStream(
+            readUri.apply(cfg.plan().planFile())));
+      } catch (PlanningException e) {
+        throw new ConfigException(ConfigKeys.PLAN_FILE.name(), cfg.plan().planFile(),
+            e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
+      }
     } else {
       ClusterProfile cluster = measured != null ? measured : cluster(cfg);
       ModelSpec model = modelSpec(cfg, readUri);
-      PlannerConfig d = PlannerConfig.defaults(cfg.plan().method());
-      boolean byLength = cfg.plan().pathLength() > 0;
-      PlannerConfig pc = new PlannerConfig(cfg.plan().method(),
-          byLength || cfg.plan().method().equals("dtfm") ? null : cfg.plan().skipRatio(),
-          byLength ? cfg.plan().pathLength() : null, cfg.seed(), null, d.allocator(),
-          d.gcmaPopulation(), d.gcmaTrials(), d.maxSwaps(), d.maxSwapDistance(), d.maxJump(),
-          d.memory(), d.stageCap(), d.cbsMaxNodes(), d.cbsGoals(), d.cbsBranching());
+      key = ConfigKeys.PLAN_METHOD.name();
+      source = cfg.plan().method();
       try {
-        plan = Planner.plan(cluster, model, pc);
+        if (cfg.plan().tune()) {
+          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, plannerConfig(cfg),
+              readUri);
+          plan = t.plan();
+          tuneJson = t.reportJson();
+        } else {
+          plan = Planner.plan(cluster, model, plannerConfig(cfg));
+        }
       } catch (PlanningException e) {
         throw new ConfigException(ConfigKeys.PLAN_METHOD.name(), cfg.plan().method(),
             "the planner rejected this setup: " + e.getMessage(),
             "change the cluster, model or plan.* settings as the planner says");
       }
     }
-    String json = PlanCodec.toJsonString(plan);
-    return new PlannedRun(plan, json, sha256(json));
+    Validated v = validate(plan, key, source);
+    String json = PlanCodec.toJsonString(v.plan());
+    return new PlannedRun(v.plan(), json, sha256(json), v.warnings(), tuneJson);
+  }
+
+  /** The planner settings of the job: method, seed, path length (or skip ratio), defaults. */
+  public static PlannerConfig plannerConfig(JobConfig cfg) {
+    PlannerConfig d = PlannerConfig.defaults(cfg.plan().method()).withSeed(cfg.seed());
+    boolean byLength = cfg.plan().pathLength() > 0;
+    if (byLength) {
+      return d.withLimits(d.limits().withPathLength(cfg.plan().pathLength()));
+    }
+    if (cfg.plan().skipRatio() != null && !cfg.plan().method().equals("dtfm")) {
+      return d.withLimits(d.limits().withSkipRatio(cfg.plan().skipRatio()));
+    }
+    return d;
+  }
+
+  /** A validated plan with its recomputed prediction and the warnings to show. */
+  record Validated(Plan plan, List<String> warnings) {}
+
+  /**
+   * Validates a plan (hard rules → {@link ConfigException} naming {@code key=source}), simulates
+   * it and returns it with the simulator's prediction (whole iteration and pipeline).
+   */
+  static Validated validate(Plan given, String key, String source) {
+    Plan plan = given.withPredicted(null);
+    ValidationReport paths = ScheduleValidator.checkPaths(plan);
+    if (!paths.ok()) {
+      throw invalid(key, source, paths);
+    }
+    SimulationResult sim = Simulator.run(plan);
+    if (sim.deadlocked()) {
+      throw new ConfigException(key, source, "the plan deadlocks in simulation (memory caps of"
+          + " crossing paths block each other)", "re-create the plan with 'bin/skippipe plan'");
+    }
+    ValidationReport report = ScheduleValidator.check(plan, sim.spans());
+    if (!report.ok()) {
+      throw invalid(key, source, report);
+    }
+    Plan predicted = plan.withPredicted(new Plan.Predicted(sim.iterationSeconds(),
+        sim.pipelineSeconds(), given.predicted() == null ? null
+        : given.predicted().planSeconds()));
+    return new Validated(predicted, report.warningLines());
+  }
+
+  private static ConfigException invalid(String key, String source, ValidationReport r) {
+    String msg;
+    try {
+      r.throwIfInvalid();
+      msg = "invalid";
+    } catch (PlanningException e) {
+      msg = e.getMessage();
+    }
+    return new ConfigException(key, source, msg,
+        "re-create the plan with 'bin/skippipe plan', or fix the named paths");
   }
 
   static String sha256(String s) {

@@ -41,7 +41,9 @@ public final class MetricsLog {
 
   public MetricsLog(FileSystem fs, Path runDir) {
     this.fs = fs;
-    this.runDir = runDir;
+    // hdfs:///runs/x names the default filesystem without an authority; FileContext (the rename
+    // below) refuses such a path, so every path here carries the filesystem's authority.
+    this.runDir = fs.makeQualified(runDir);
   }
 
   /**

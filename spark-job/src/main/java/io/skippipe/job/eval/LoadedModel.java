@@ -3,6 +3,7 @@ package io.skippipe.job.eval;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
+import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.task.Models;
 import io.skippipe.model.LlamaConfig;
@@ -11,7 +12,6 @@ import io.skippipe.model.eval.Perplexity;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
-import io.skippipe.model.weights.Safetensors;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.profile.Presets;
 import java.io.IOException;
@@ -95,19 +95,35 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
     return new CheckpointStep(root, chosen, cfg);
   }
 
-  /** Loads every stage of a resolved step; {@code tokenizerJson} null = the bundled tokenizer. */
+  /**
+   * Loads every stage of a resolved step (replica 0, verified against the commit manifest). The
+   * tokenizer is {@code tokenizerJson}, else the run's {@code RUN_DIR/tokenizer.json} (written by
+   * data preparation), else the bundled one.
+   */
   public static LoadedModel load(CheckpointStep at, byte[] tokenizerJson, Configuration conf)
       throws IOException {
     HadoopCheckpointStore store = new HadoopCheckpointStore(at.root(), conf);
-    List<Map<String, float[]>> weights = new ArrayList<>();
-    for (int s = 0; s < at.config().stages(); s++) {
-      Safetensors.Contents c = StageState.weights(store, at.step(), s);
-      Map<String, float[]> w = new LinkedHashMap<>();
-      c.tensors().forEach((k, v) -> w.put(k, v.data()));
-      weights.add(w);
+    List<StageModel> stages = new ArrayList<>();
+    try {
+      for (int s = 0; s < at.config().stages(); s++) {
+        StageModel m = StageModel.create(at.config(), s, 0L);
+        stages.add(m);
+        StageState.loadWeights(store, at.step(), s, m);
+      }
+    } catch (IOException | RuntimeException e) {
+      stages.forEach(StageModel::close);
+      throw e;
     }
-    return new LoadedModel(at.config(), at.step(), at.stepDir(), stages(at.config(), weights),
-        tokenizerJson);
+    byte[] tok = tokenizerJson;
+    org.apache.hadoop.fs.Path runTokenizer = new org.apache.hadoop.fs.Path(
+        new org.apache.hadoop.fs.Path(at.root()).getParent(), DataPrep.TOKENIZER_FILE);
+    FileSystem fs = runTokenizer.getFileSystem(conf);
+    if (tok == null && fs.isFile(runTokenizer)) {
+      try (InputStream in = fs.open(runTokenizer)) {
+        tok = in.readAllBytes();
+      }
+    }
+    return new LoadedModel(at.config(), at.step(), at.stepDir(), stages, tok);
   }
 
   /**

@@ -6,6 +6,7 @@ import static io.skippipe.job.config.ConfigKeys.EVAL_OMIT_STAGES;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.JobConfig.EvalSettings;
+import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.TextTokenizer;
@@ -59,7 +60,8 @@ public final class TrainingEval {
     this.checkpointRoot = cfg.checkpointRoot();
     this.metricsFile = cfg.runDir().replaceAll("/+$", "") + "/metrics/eval.jsonl";
     this.seed = cfg.seed();
-    this.tokenizer = cfg.data().tokenizer();
+    // the tokenizer the run trains with, recorded by data preparation
+    this.tokenizer = cfg.runDir().replaceAll("/+$", "") + "/" + DataPrep.TOKENIZER_FILE;
     this.conf = conf;
     this.console = console;
   }
@@ -122,7 +124,7 @@ public final class TrainingEval {
 
   private void evaluate(long step) throws IOException {
     long t0 = System.nanoTime();
-    byte[] tok = tokenizer.isEmpty() ? null : read(tokenizer);
+    byte[] tok = read(tokenizer);
     try (LoadedModel m = LoadedModel.load(
         new LoadedModel.CheckpointStep(checkpointRoot, step, model), tok, conf)) {
       List<int[]> seqs;

@@ -9,20 +9,17 @@ import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
+import io.skippipe.job.driver.DataPrep;
 import io.skippipe.model.data.Corpus;
+import io.skippipe.model.data.HfTokenizerFiles;
+import io.skippipe.model.data.TextTokenizer;
 import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
-import io.skippipe.model.weights.Safetensors.Tensor;
-import io.skippipe.model.weights.StageCheckpoint;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,14 +30,18 @@ import org.apache.hadoop.fs.FileSystem;
 /**
  * {@code bin/skippipe export}: turns a committed SkipPipe checkpoint into a Hugging Face model folder
  * ({@code config.json}, {@code generation_config.json}, {@code model.safetensors} or shards with
- * {@code model.safetensors.index.json}, {@code tokenizer.json}) that {@code
- * LlamaForCausalLM.from_pretrained} reads.
+ * {@code model.safetensors.index.json}, {@code tokenizer.json}, {@code tokenizer_config.json},
+ * {@code special_tokens_map.json}) that {@code LlamaForCausalLM.from_pretrained} and {@code
+ * AutoTokenizer.from_pretrained} read.
  *
  * <p>The command line is {@code io.skippipe.job.cli.ExportCommand}. The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
  * {@code step-NNNNNN} directory (which must be committed). Each stage's weights are read from replica
  * 0 ({@code step-N/stage-SS/replica-0/}{@link StageState#WEIGHTS}, as the stage tasks write them);
  * the replicas of a stage hold the same weights after each step's all-reduce. The model spec comes from {@code --model}, or
  * else from the run's {@code plan.json} next to the checkpoint root (its {@code "model"} object).
+ * The tokenizer is {@code --tokenizer}, or else the one the run trained with, {@code
+ * RUN_DIR/tokenizer.json} (written by data preparation); its special tokens give the BOS, EOS and
+ * PAD ids of the configs.
  */
 public final class CheckpointExport {
   private CheckpointExport() {}
@@ -56,9 +57,10 @@ public final class CheckpointExport {
    * the local folder {@code outDir}.
    *
    * @param model a model preset or spec path; null = the run's plan.json
-   * @param tokenizerJson the tokenizer to ship; null = the bundled corpus tokenizer
+   * @param tokenizerJson the tokenizer.json to ship (Hadoop URI or path); null = the run's
+   *     {@code RUN_DIR/tokenizer.json}
    */
-  public static Result export(String checkpoint, Path outDir, String model, Path tokenizerJson,
+  public static Result export(String checkpoint, Path outDir, String model, String tokenizerJson,
       long maxShardBytes) throws IOException {
     Configuration conf = HadoopConfs.current();
     String uri = HadoopConfs.toUri(checkpoint).toString().replaceAll("/+$", "");
@@ -84,50 +86,59 @@ public final class CheckpointExport {
     }
 
     LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : modelFromPlan(root, conf);
-    // The bundled tokenizer uses id 0 for both BOS and EOS (HfConfig.from).
-    HfConfig hf = HfConfig.from(cfg, 0, 0);
-    List<Map<String, Tensor>> stages = new ArrayList<>();
-    for (int s = 0; s < cfg.stages(); s++) {
-      String file = root + "/" + CheckpointStore.stepDir(step) + "/"
-          + CheckpointStore.replicaFile(s, 0, StageState.WEIGHTS);
-      byte[] bytes;
-      try (InputStream in = store.open(step, CheckpointStore.replicaFile(s, 0,
-          StageState.WEIGHTS))) {
-        bytes = in.readAllBytes();
-      }
-      stages.add(StageCheckpoint.readWeights(new ByteArrayInputStream(bytes), bytes.length,
-          file, hf, s, cfg.layersPerStage()));
+    RunTokenizer tokenizer = runTokenizer(root, tokenizerJson, cfg, conf);
+    TextTokenizer.SpecialTokens special = tokenizer.special();
+    // The packer starts every document with the end-of-text token: it is the model's BOS too.
+    HfConfig hf = HfConfig.from(cfg, special.eos().id(), special.eos().id(), special.pad().id());
+    try (StageFiles weights = new StageFiles(store, step, hf, cfg.stages(),
+        cfg.layersPerStage())) {
+      ModelExport.export(outDir, hf, weights, null, maxShardBytes);
     }
-    Map<String, Tensor> weights = ModelExport.mergeStages(hf, stages);
-
-    Path tokenizer = tokenizerJson;
-    Path tmp = null;
-    try {
-      if (tokenizer == null) {
-        tmp = Files.createTempFile("skippipe-tokenizer", ".json");
-        try (InputStream in = CheckpointExport.class.getResourceAsStream(Corpus.TOKENIZER)) {
-          if (in == null) {
-            throw new IOException("bundled tokenizer " + Corpus.TOKENIZER + " not on the class path");
-          }
-          Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-        }
-        tokenizer = tmp;
-      }
-      ModelExport.export(outDir, hf, weights, tokenizer, maxShardBytes);
-    } finally {
-      if (tmp != null) {
-        Files.deleteIfExists(tmp);
-      }
-    }
+    HfTokenizerFiles.write(outDir, tokenizer.json(), special, cfg.seqLen());
     writeGenerationConfig(outDir.resolve("generation_config.json"), hf);
 
-    long parameters = weights.values().stream().mapToLong(t -> t.data().length).sum();
+    long parameters = io.skippipe.model.weights.LlamaTensors.model(hf).values().stream()
+        .mapToLong(io.skippipe.model.weights.LlamaTensors::numel).sum();
     List<String> files;
     try (Stream<Path> s = Files.list(outDir)) {
       files = s.map(p -> p.getFileName().toString()).sorted().toList();
     }
     return new Result(step, cfg.stages(), parameters, files);
   }
+
+  /**
+   * The tokenizer to ship: {@code tokenizerJson} if given, else RUN_DIR/tokenizer.json, RUN_DIR
+   * being the checkpoint root's parent. Its vocabulary must fit the model's.
+   */
+  private static RunTokenizer runTokenizer(String root, String tokenizerJson, LlamaConfig cfg,
+      Configuration conf) throws IOException {
+    org.apache.hadoop.fs.Path p = tokenizerJson != null
+        ? new org.apache.hadoop.fs.Path(HadoopConfs.toUri(tokenizerJson))
+        : new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(root).getParent(),
+            DataPrep.TOKENIZER_FILE);
+    FileSystem fs = p.getFileSystem(conf);
+    if (!fs.isFile(p)) {
+      throw new IllegalArgumentException(tokenizerJson != null
+          ? "--tokenizer " + tokenizerJson + " is not a file; give a Hugging Face tokenizer.json"
+          : "no --tokenizer given and no " + p + " (data preparation records the tokenizer a run"
+              + " trains with there); pass --tokenizer FILE, the spark.skippipe.data.tokenizer of"
+              + " the run (the bundled one is model/src/main/resources" + Corpus.TOKENIZER + ")");
+    }
+    byte[] json;
+    try (InputStream in = fs.open(p)) {
+      json = in.readAllBytes();
+    }
+    try (TextTokenizer t = TextTokenizer.fromJson(json, p.toString())) {
+      if (t.vocabSize() > cfg.vocab()) {
+        throw new IllegalArgumentException(p + " has " + t.vocabSize() + " tokens but the"
+            + " model's vocab is " + cfg.vocab() + "; give the tokenizer the run trained with");
+      }
+      return new RunTokenizer(json, t.specialTokens());
+    }
+  }
+
+  /** A tokenizer.json's bytes and its special tokens. */
+  private record RunTokenizer(byte[] json, TextTokenizer.SpecialTokens special) {}
 
   /** The model spec recorded in RUN_DIR/plan.json, RUN_DIR being the checkpoint root's parent. */
   private static LlamaConfig modelFromPlan(String root, Configuration conf) throws IOException {
@@ -160,6 +171,7 @@ public final class CheckpointExport {
     g.put("_from_model_config", true);
     g.put("bos_token_id", hf.bosTokenId());
     g.put("eos_token_id", hf.eosTokenId());
+    g.put("pad_token_id", hf.padTokenId());
     Files.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(g));
   }
 }

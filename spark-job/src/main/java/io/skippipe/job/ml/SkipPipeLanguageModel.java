@@ -66,7 +66,7 @@ public final class SkipPipeLanguageModel extends Estimator<SkipPipeLanguageModel
   private final Param<String> model;
   private final Param<String> cluster;
   private final Param<String> planMethod;
-  private final DoubleParam skipRatio;
+  private final Param<String> skipRatio;
   private final IntParam pathLength;
   private final Param<String> planFile;
   private final Param<String> networkMode;
@@ -98,7 +98,7 @@ public final class SkipPipeLanguageModel extends Estimator<SkipPipeLanguageModel
     cluster = mirror(new Param<>(this, "cluster", doc(ConfigKeys.CLUSTER)), ConfigKeys.CLUSTER);
     planMethod = mirror(new Param<>(this, "planMethod", doc(ConfigKeys.PLAN_METHOD)),
         ConfigKeys.PLAN_METHOD);
-    skipRatio = mirror(new DoubleParam(this, "skipRatio", doc(ConfigKeys.PLAN_SKIP_RATIO)),
+    skipRatio = mirror(new Param<>(this, "skipRatio", doc(ConfigKeys.PLAN_SKIP_RATIO)),
         ConfigKeys.PLAN_SKIP_RATIO);
     pathLength = mirror(new IntParam(this, "pathLength", doc(ConfigKeys.PLAN_PATH_LENGTH)),
         ConfigKeys.PLAN_PATH_LENGTH);
@@ -201,7 +201,7 @@ public final class SkipPipeLanguageModel extends Estimator<SkipPipeLanguageModel
     return planMethod;
   }
 
-  public DoubleParam skipRatio() {
+  public Param<String> skipRatio() {
     return skipRatio;
   }
 
@@ -301,6 +301,12 @@ public final class SkipPipeLanguageModel extends Estimator<SkipPipeLanguageModel
   }
 
   public SkipPipeLanguageModel setSkipRatio(double v) {
+    set(skipRatio, Double.toString(v));
+    return this;
+  }
+
+  /** A skip ratio, "" (the planner's default path length) or "auto" (tuned at job start). */
+  public SkipPipeLanguageModel setSkipRatio(String v) {
     set(skipRatio, v);
     return this;
   }

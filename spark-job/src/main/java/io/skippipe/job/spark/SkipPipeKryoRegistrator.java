@@ -17,7 +17,9 @@ public final class SkipPipeKryoRegistrator implements KryoRegistrator {
       "io.skippipe.job.task.ProbeRow",
       "io.skippipe.job.task.ChunkResult",
       "io.skippipe.job.task.NodeIterationStats",
-      "io.skippipe.job.spark.KryoProbe"));
+      "io.skippipe.job.spark.KryoProbe",
+      "io.skippipe.job.data.InputFiles$Split",
+      "io.skippipe.job.data.PrepStats"));
 
   @Override
   @SuppressWarnings({"unchecked", "rawtypes"})

@@ -1,7 +1,5 @@
 package io.skippipe.job.task;
 
-import ai.djl.engine.Engine;
-import ai.djl.pytorch.jni.JniUtils;
 import org.apache.spark.TaskContext;
 
 /**
@@ -32,7 +30,7 @@ public final class ComputeThreads {
 
   /** Sets the calling thread's intra-op thread count. */
   public static void apply(int threads) {
-    Engine.getEngine("PyTorch"); // loads libtorch before its first JNI call
-    JniUtils.setNumThreads(threads);
+    // the model's pin: later stage calls on this thread keep this count (not the JVM property's)
+    io.skippipe.model.stage.AutogradAdapter.pinIntraOpThreads(threads);
   }
 }

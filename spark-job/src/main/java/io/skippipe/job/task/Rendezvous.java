@@ -50,13 +50,14 @@ public final class Rendezvous {
    */
   public static Result run(JavaSparkContext jsc, int slots, String run, TransferConfig transfer,
       byte[] secret, NetworkProbe.Settings probe) {
+    TransferConfig resolved = transfer.resolve(jsc.master()); // encryption=auto decided here
     RDD<Integer> rdd = jsc.parallelize(IntStream.range(0, slots).boxed().toList(), slots).rdd();
     ClassTag<RendezvousRow> tag = ClassTag$.MODULE$.apply(RendezvousRow.class);
     Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<RendezvousRow>> f =
         (Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<RendezvousRow>>
             & java.io.Serializable)
             it -> CollectionConverters.asScala(
-                Sneaky.call(() -> List.of(task(run, transfer, secret, probe))).iterator());
+                Sneaky.call(() -> List.of(task(run, resolved, secret, probe))).iterator());
     List<RendezvousRow> out = new JavaRDD<>(rdd.barrier().mapPartitions(f, false, tag), tag)
         .collect();
     if (out.size() != slots) {
@@ -84,12 +85,10 @@ public final class Rendezvous {
     SparkEnv env = SparkEnv.get();
     String host = transfer.bindHost().isEmpty()
         ? env.blockManager().blockManagerId().host() : transfer.bindHost();
-    TransferConfig bound = new TransferConfig(host, transfer.port(), transfer.queueCapacity(),
-        transfer.connectTimeoutMillis(), transfer.readTimeoutMillis(),
-        transfer.heartbeatMillis(), transfer.maxFrameBytes());
-    ExecutorSlots.Slot slot = ExecutorSlots.create(run, bound, secret);
+    ExecutorSlots.Slot slot = ExecutorSlots.create(run, transfer.withBindHost(host), secret);
     SlotAddress me = new SlotAddress(env.executorId(), slot.index(),
-        slot.server().address().getHostString(), slot.server().address().getPort());
+        slot.server().address().getHostString(), slot.server().address().getPort(),
+        slot.server().certSha256());
     String[] all = ctx.allGather(me.encode());
     if (probe == null) {
       return new RendezvousRow(me, null);
@@ -100,15 +99,18 @@ public final class Rendezvous {
     }
     nodes.sort(NODE_ORDER);
     Map<Integer, InetSocketAddress> peers = new HashMap<>();
+    Map<Integer, String> pins = new HashMap<>();
     int self = -1;
     for (int node = 0; node < nodes.size(); node++) {
       SlotAddress a = nodes.get(node);
       peers.put(node, new InetSocketAddress(a.host(), a.port()));
+      pins.put(node, a.certSha256());
       if (a.key().equals(me.key())) {
         self = node;
       }
     }
-    BlockTransport transport = slot.server().openSession(probeSessionTag(run), self, peers);
+    BlockTransport transport = slot.server().openSession(probeSessionTag(run), self, peers,
+        pins);
     try {
       return new RendezvousRow(me, NetworkProbe.measure(transport, nodes.size(), probe));
     } catch (Exception e) {

@@ -30,9 +30,11 @@ import java.util.function.Consumer;
  * <p>Per iteration, on node {@code n} of stage {@code s}:
  * <ol>
  *   <li><b>Pipeline</b>. A data node injects its microbatches ({@code forwardTokens}). Every node
- *       runs the ready task with the highest priority: a backward first (it frees memory, 1F1B),
- *       then a loss (a microbatch back at its data node), then a forward (an injection or a relayed
- *       activation, lowest microbatch id first), and a forward only while fewer than the node's
+ *       runs the ready task with the highest priority, by the rule the simulator follows too
+ *       ({@link io.skippipe.scheduler.simulate.ReadyOrder}): a loss first (a microbatch back at its
+ *       data node; it starts the microbatch's backward chain), then a backward (it frees memory,
+ *       1F1B), then a forward (an injection or a relayed activation), each class lowest
+ *       microbatch id first, and a forward only while fewer than the node's
  *       {@code memoryMicrobatches} are in flight (forward done, backward not yet). Outputs go to
  *       the next node on the path ({@code ACTIVATION}) or back to the previous one
  *       ({@code ACTIVATION_GRAD}); the last node of a path sends to the data node, which computes
@@ -71,8 +73,11 @@ public final class ScheduleFollower {
   private final int seqLen;
   private final int totalMicrobatches;
   private final CostModel costs;
+  private final long allReduceMicros;
   private final Consumer<Span> spans;
   private final long epochMicros;
+  /** Activations cross the wire in the stage's precision (bf16: half the bytes). */
+  private final io.skippipe.job.transfer.DType wireType;
 
   /**
    * @param epochMicros wall-clock micros that spans are measured from (same on every node)
@@ -94,8 +99,12 @@ public final class ScheduleFollower {
     this.seqLen = stage.config().seqLen();
     this.totalMicrobatches = plan.microbatches().size();
     this.costs = CostModel.of(plan.cluster(), plan.model());
+    this.allReduceMicros = io.skippipe.scheduler.simulate.Simulator.ringAllReduceMicros(
+        plan.stages().get(stageIndex), costs, costs.gradientBytes(stageIndex));
     this.spans = spans;
     this.epochMicros = epochMicros;
+    this.wireType = stage.options().precision() == io.skippipe.model.stage.Precision.BF16
+        ? io.skippipe.job.transfer.DType.BF16 : io.skippipe.job.transfer.DType.FLOAT32;
   }
 
   private static final long BASE_WALL_MICROS = System.currentTimeMillis() * 1000L;
@@ -137,6 +146,7 @@ public final class ScheduleFollower {
       float[] summed = RingAllReduce.sum(box, replicas, iteration, stage.flatGradients(),
           settings.timeoutMillis());
       stage.setFlatGradients(summed);
+      pad(t0, allReduceMicros); // padded emulation: the modelled ring of the plan's gradient bytes
       long t1 = nowMicros();
       clock.wait += t1 - t0;
       spans.accept(new Span(node, stageIndex, -1, Span.Kind.ALLREDUCE, rel(t0), rel(t1)));
@@ -186,24 +196,8 @@ public final class ScheduleFollower {
       while ((b = box.tryTake(x -> pipelineBlock(x, iteration))) != null) {
         classify(b, forwards, losses, backwards);
       }
-      if (!backwards.isEmpty()) {
-        Map.Entry<Integer, float[]> e = backwards.pollFirstEntry();
-        int mb = e.getKey();
-        PlannedMicrobatch m = byId.get(mb);
-        long t0 = nowMicros();
-        float[] gradOut = e.getValue();
-        float[] g = finite(stage.backward(mb, gradOut), "backward", mb);
-        pad(t0, costs.backwardMicros(node));
-        long t1 = nowMicros();
-        clock.busy += t1 - t0;
-        spans.accept(new Span(node, stageIndex, mb, Span.Kind.BWD, rel(t0), rel(t1)));
-        inFlight.remove(mb);
-        done++;
-        int pos = m.path().indexOf(node);
-        if (pos > 0) {
-          send(BlockType.ACTIVATION_GRAD, iteration, mb, m.path().get(pos - 1), g);
-        }
-      } else if (!losses.isEmpty()) {
+      // io.skippipe.scheduler.simulate.ReadyOrder: loss, then backward, then forward
+      if (!losses.isEmpty()) {
         Map.Entry<Integer, float[]> e = losses.pollFirstEntry();
         int mb = e.getKey();
         PlannedMicrobatch m = byId.get(mb);
@@ -228,6 +222,23 @@ public final class ScheduleFollower {
         } else {
           send(BlockType.ACTIVATION_GRAD, iteration, mb, path.get(path.size() - 1),
               r.gradHidden());
+        }
+      } else if (!backwards.isEmpty()) {
+        Map.Entry<Integer, float[]> e = backwards.pollFirstEntry();
+        int mb = e.getKey();
+        PlannedMicrobatch m = byId.get(mb);
+        long t0 = nowMicros();
+        float[] gradOut = e.getValue();
+        float[] g = finite(stage.backward(mb, gradOut), "backward", mb);
+        pad(t0, costs.backwardMicros(node));
+        long t1 = nowMicros();
+        clock.busy += t1 - t0;
+        spans.accept(new Span(node, stageIndex, mb, Span.Kind.BWD, rel(t0), rel(t1)));
+        inFlight.remove(mb);
+        done++;
+        int pos = m.path().indexOf(node);
+        if (pos > 0) {
+          send(BlockType.ACTIVATION_GRAD, iteration, mb, m.path().get(pos - 1), g);
         }
       } else if (inFlight.size() < memoryCap && (!forwards.isEmpty() || !toInject.isEmpty())) {
         int relayed = forwards.isEmpty() ? Integer.MAX_VALUE : forwards.firstKey();
@@ -304,6 +315,7 @@ public final class ScheduleFollower {
     } else {
       forwards.put(mb, b.floats());
     }
+    b.close(); // its buffer goes back to the transfer's pool
   }
 
   /** The node most likely holding us up: next hop of the oldest microbatch in flight here. */
@@ -320,11 +332,15 @@ public final class ScheduleFollower {
       throws IOException {
     long d = plan.model().dim();
     long bt = values.length / d;
-    box.transport().send(Block.ofFloats(type, box.transport().run(), iteration, mb, node, to,
-        values, bt / seqLen, seqLen, d));
+    box.transport().send(Block.ofValues(type, wireType, box.transport().run(), iteration, mb,
+        node, to, values, bt / seqLen, seqLen, d));
   }
 
-  /** Sleeps until {@code modelledMicros × timeScale} have passed since {@code t0} (padCompute). */
+  /**
+   * Sleeps until {@code modelledMicros × timeScale} have passed since {@code t0} (padCompute):
+   * compute tasks to the cost model's durations, the stage all-reduce to the simulator's ring of
+   * the plan's gradient bytes ({@code Simulator.ringAllReduceMicros}).
+   */
   private void pad(long t0, long modelledMicros) throws InterruptedException {
     if (!settings.padCompute()) {
       return;

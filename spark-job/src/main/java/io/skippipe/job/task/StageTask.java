@@ -10,11 +10,11 @@ import io.skippipe.job.transfer.EmulatedLink;
 import io.skippipe.job.transfer.LinkModel;
 import io.skippipe.job.transfer.Mailbox;
 import io.skippipe.model.LlamaConfig;
-import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.stage.StageOptions;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.plan.PlannedMicrobatch;
@@ -25,7 +25,6 @@ import io.skippipe.scheduler.timeline.Span;
 import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -33,7 +32,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.BarrierTaskContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,12 +84,14 @@ public final class StageTask {
       reused = prepareStage(spec, slot, plan, node, stageIndex, replica, store);
       ExecutorSlots.CachedStage st = slot.cached;
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
+      Map<Integer, String> pins = new HashMap<>();
       spec.peers().forEach((n, a) -> peers.put(n, new InetSocketAddress(a.host(), a.port())));
-      transport = slot.server().openSession(spec.sessionTag(), node, peers);
+      spec.peers().forEach((n, a) -> pins.put(n, a.certSha256()));
+      transport = slot.server().openSession(spec.sessionTag(), node, peers, pins);
       if (cfg.network().emulated()) {
         transport = new EmulatedLink(transport, links(plan.cluster()), cfg.network().timeScale());
       }
-      Mailbox box = new Mailbox(transport);
+      Mailbox box = new Mailbox(transport, cfg.transfer().maxBufferedBytes());
       List<String> spanLines = new ArrayList<>();
       long epoch = spec.epochMicros();
       ScheduleFollower follower = new ScheduleFollower(plan, node, st.model(), st.optimizer(), box,
@@ -170,7 +170,12 @@ public final class StageTask {
     }
     LlamaConfig llama = Models.llama(plan.model());
     JobConfig cfg = spec.config();
-    StageModel model = StageModel.create(llama, stageIndex, cfg.seed());
+    ai.djl.Device device = DevicePlacement.resolve(cfg.compute().device(),
+        org.apache.spark.TaskContext.get());
+    DevicePlacement.check(device);
+    StageModel model = StageModel.create(llama, stageIndex, cfg.seed(), StageOptions.defaults()
+        .withDevice(device).withPrecision(cfg.compute().stagePrecision())
+        .withActivationCheckpointing(cfg.compute().activationCheckpointing()));
     AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay()));
     try {
@@ -210,16 +215,12 @@ public final class StageTask {
     if (shard == null) {
       throw new IllegalStateException("no data shard for data node " + node);
     }
-    Path p = new Path(HadoopConfs.toUri(shard));
-    PackedDataset data;
-    try (InputStream in = p.getFileSystem(hadoop).open(p)) {
-      data = PackedDataset.readFrom(in, shard);
-    }
     List<Integer> own = new ArrayList<>();
     for (PlannedMicrobatch m : plan.microbatchesOf(node)) {
       own.add(m.id());
     }
-    return new ShardSource(data, own, plan.model().samplesPerMicrobatch());
+    return ShardSource.open(shard, hadoop, plan.model().seqLen(), own,
+        plan.model().samplesPerMicrobatch(), spec.config().seed(), node);
   }
 
   /** The profile's links as the emulation layer sees them (node ids → location pair). */

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
+import io.skippipe.scheduler.simulate.SimulationResult;
+import io.skippipe.scheduler.simulate.Simulator;
+import io.skippipe.scheduler.timeline.HtmlTimeline;
 import io.skippipe.scheduler.timeline.Span;
 import io.skippipe.scheduler.timeline.SpanJson;
 import io.skippipe.scheduler.timeline.TimelineBuilder;
@@ -147,6 +150,29 @@ public final class RunTrace {
     return new TimelineBuilder.Run(runDir.toString(), chunks(fs, runDir),
         iterations(fs, runDir), timeScale != null ? timeScale : recorded.value(),
         timeScale != null ? "--time-scale" : recorded.source());
+  }
+
+  /**
+   * The timeline page of a run directory: its measured spans under the prediction, or the plan's
+   * predicted iteration while nothing was measured yet. {@code timeScale} null = the recorded one.
+   */
+  public static HtmlTimeline.Page page(FileSystem fs, Path runDir, Double timeScale)
+      throws IOException {
+    Plan plan = plan(fs, runDir).withPredicted(null);
+    SimulationResult sim = Simulator.run(plan); // drawn as it is: a run may use any plan.file
+    TimelineBuilder.Run run = run(fs, runDir, timeScale);
+    return run.chunks().stream().anyMatch(c -> !c.spans().isEmpty())
+        ? TimelineBuilder.run(plan, sim, run) : TimelineBuilder.plan(plan, sim);
+  }
+
+  /** Writes {@link #page} to {@code RUN_DIR/timeline.html}; returns its path. */
+  public static Path writePage(FileSystem fs, Path runDir) throws IOException {
+    Path out = new Path(runDir, "timeline.html");
+    HtmlTimeline.Page page = page(fs, runDir, null);
+    try (OutputStream o = fs.create(out, true)) {
+      HtmlTimeline.write(page, o);
+    }
+    return out;
   }
 
   private static long first(String name) {

@@ -29,12 +29,30 @@ public record BlockHeader(long run, int iteration, int microbatch, int from, int
   /** A header for a float32 payload of the given shape. */
   public static BlockHeader floats(long run, int iteration, int microbatch, int from, int to,
       long... shape) {
+    return of(run, iteration, microbatch, from, to, DType.FLOAT32, shape);
+  }
+
+  /**
+   * A header for a payload of {@code dtype} elements in the given shape: {@code payloadBytes =
+   * Π shape × dtype.bytesPerElement()}.
+   *
+   * @throws IllegalArgumentException when a dimension is negative or the payload exceeds 2 GiB
+   */
+  public static BlockHeader of(long run, int iteration, int microbatch, int from, int to,
+      DType dtype, long... shape) {
     long n = 1;
     for (long d : shape) {
-      n *= d;
+      if (d < 0) {
+        throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+      }
+      n = Math.multiplyExact(n, d);
     }
-    return new BlockHeader(run, iteration, microbatch, from, to, DType.FLOAT32, shape,
-        Math.toIntExact(n * 4));
+    long bytes = Math.multiplyExact(n, dtype.bytesPerElement());
+    if (bytes > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("a " + dtype + " block of shape "
+          + Arrays.toString(shape) + " has " + bytes + " bytes; one block carries at most 2 GiB");
+    }
+    return new BlockHeader(run, iteration, microbatch, from, to, dtype, shape, (int) bytes);
   }
 
   @Override

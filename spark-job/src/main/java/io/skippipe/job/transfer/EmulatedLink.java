@@ -91,7 +91,7 @@ public final class EmulatedLink implements BlockTransport {
     }
     int from = inner.node();
     int to = block.header().to();
-    long bytes = block.payload().length + block.header().encodedLength() + 7L;
+    long bytes = block.header().payloadBytes() + block.header().encodedLength() + 7L;
     long now = System.nanoTime();
     long transmitNanos = (long) (bytes / links.bytesPerSecond(from, to) * timeScale * 1e9);
     long latencyNanos = (long) (links.latencySeconds(from, to) * timeScale * 1e9);

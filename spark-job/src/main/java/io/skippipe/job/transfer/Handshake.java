@@ -11,15 +11,22 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The HMAC-SHA256 challenge that opens every block connection, before any data is accepted.
+ * The HMAC-SHA256 challenge that opens every block connection, before any frame is accepted (over
+ * TLS when encryption is on, after the TLS handshake).
  *
- * <p>Server → client: magic {@code SKPB} + 32-byte nonce. Client → server: magic, run (i64), from
- * node (i32), to node (i32), HMAC-SHA256(secret, nonce ‖ run ‖ from ‖ to). Server → client: one
- * byte {@code 1} when the MAC verifies; otherwise it closes the connection without a reply. The
- * nonce makes a recorded handshake useless on another connection.
+ * <p>Server → client: {@link #CHALLENGE_BYTES} = magic {@code SKPB} + 32-byte nonce. Client →
+ * server: {@link #ANSWER_BYTES} = magic, run (i64), from node (i32), to node (i32),
+ * HMAC-SHA256(secret, nonce ‖ run ‖ from ‖ to). Server → client: the byte {@link #ACCEPT} once
+ * the MAC verifies (and, with TLS, the client's certificate is the one its node published);
+ * otherwise it closes the connection without a reply. Every message has a fixed size, so nothing
+ * is sized by the peer before it authenticated. The nonce makes a recorded answer useless on
+ * another connection.
  */
 final class Handshake {
   static final int MAGIC = 0x534B5042; // "SKPB"
+  static final int CHALLENGE_BYTES = 4 + 32;
+  static final int ANSWER_BYTES = 4 + 8 + 4 + 4 + 32;
+  static final byte ACCEPT = 1;
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private Handshake() {}
@@ -27,11 +34,55 @@ final class Handshake {
   /** Identity a client proved: which session and which sender. */
   record Hello(long run, int from, int to) {}
 
-  static byte[] mac(byte[] secret, byte[] nonce, long run, int from, int to) {
+  /** A fresh challenge: magic and nonce. */
+  static byte[] challenge() {
+    byte[] c = new byte[CHALLENGE_BYTES];
+    ByteBuffer.wrap(c).putInt(MAGIC);
+    byte[] nonce = new byte[32];
+    RANDOM.nextBytes(nonce);
+    System.arraycopy(nonce, 0, c, 4, 32);
+    return c;
+  }
+
+  /** The client's answer to {@code challenge}; throws when it is not a block server's. */
+  static byte[] answer(byte[] secret, byte[] challenge, Hello hello) throws IOException {
+    ByteBuffer c = ByteBuffer.wrap(challenge);
+    int magic = c.getInt();
+    if (magic != MAGIC) {
+      throw new IOException("peer is not a block server (first bytes 0x"
+          + Integer.toHexString(magic) + ")");
+    }
+    ByteBuffer a = ByteBuffer.allocate(ANSWER_BYTES);
+    a.putInt(MAGIC).putLong(hello.run()).putInt(hello.from()).putInt(hello.to());
+    a.put(mac(secret, challenge, hello.run(), hello.from(), hello.to()));
+    return a.array();
+  }
+
+  /** Server side: the identity an answer proves, or an exception when it does not verify. */
+  static Hello verify(byte[] secret, byte[] challenge, byte[] answer) throws IOException {
+    ByteBuffer a = ByteBuffer.wrap(answer);
+    int magic = a.getInt();
+    if (magic != MAGIC) {
+      throw new IOException("not a block-transfer client (first bytes 0x"
+          + Integer.toHexString(magic) + ")");
+    }
+    long run = a.getLong();
+    int from = a.getInt();
+    int to = a.getInt();
+    byte[] got = new byte[32];
+    a.get(got);
+    if (!MessageDigest.isEqual(got, mac(secret, challenge, run, from, to))) {
+      throw new IOException("HMAC challenge failed for a client claiming to be node " + from
+          + " (wrong spark.skippipe.run.secret or a foreign client)");
+    }
+    return new Hello(run, from, to);
+  }
+
+  private static byte[] mac(byte[] secret, byte[] challenge, long run, int from, int to) {
     try {
       Mac mac = Mac.getInstance("HmacSHA256");
       mac.init(new SecretKeySpec(secret, "HmacSHA256"));
-      mac.update(nonce);
+      mac.update(challenge, 4, 32);
       mac.update(ByteBuffer.allocate(16).putLong(run).putInt(from).putInt(to).array());
       return mac.doFinal();
     } catch (GeneralSecurityException e) {
@@ -39,50 +90,15 @@ final class Handshake {
     }
   }
 
-  /** Server side; returns the client's identity or throws when it does not authenticate. */
-  static Hello serve(DataInputStream in, DataOutputStream out, byte[] secret) throws IOException {
-    byte[] nonce = new byte[32];
-    RANDOM.nextBytes(nonce);
-    out.writeInt(MAGIC);
-    out.write(nonce);
-    out.flush();
-    int magic = in.readInt();
-    if (magic != MAGIC) {
-      throw new IOException("not a block-transfer client (first bytes 0x" + Integer.toHexString(magic)
-          + ")");
-    }
-    long run = in.readLong();
-    int from = in.readInt();
-    int to = in.readInt();
-    byte[] got = new byte[32];
-    in.readFully(got);
-    if (!MessageDigest.isEqual(got, mac(secret, nonce, run, from, to))) {
-      throw new IOException("HMAC challenge failed for a client claiming to be node " + from
-          + " (wrong spark.skippipe.run.secret or a foreign client)");
-    }
-    out.writeByte(1);
-    out.flush();
-    return new Hello(run, from, to);
-  }
-
-  /** Client side: answers the challenge; throws when the server does not accept it. */
+  /** Client side over plain streams (tests and hand-made peers). */
   static void connect(DataInputStream in, DataOutputStream out, byte[] secret, Hello hello)
       throws IOException {
-    int magic = in.readInt();
-    if (magic != MAGIC) {
-      throw new IOException("peer is not a block server (first bytes 0x"
-          + Integer.toHexString(magic) + ")");
-    }
-    byte[] nonce = new byte[32];
-    in.readFully(nonce);
-    out.writeInt(MAGIC);
-    out.writeLong(hello.run());
-    out.writeInt(hello.from());
-    out.writeInt(hello.to());
-    out.write(mac(secret, nonce, hello.run(), hello.from(), hello.to()));
+    byte[] challenge = new byte[CHALLENGE_BYTES];
+    in.readFully(challenge);
+    out.write(answer(secret, challenge, hello));
     out.flush();
     int ok = in.read();
-    if (ok != 1) {
+    if (ok != ACCEPT) {
       throw new IOException("block server rejected the handshake (different run secret?)");
     }
   }

@@ -2,6 +2,7 @@ package io.skippipe.job.transfer;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The in-process {@link BlockTransport}: nodes of one {@link Network} hand blocks to each other's
@@ -13,10 +14,23 @@ public final class InMemoryBlockTransport implements BlockTransport {
     private final Map<Integer, InMemoryBlockTransport> nodes = new ConcurrentHashMap<>();
     private final long run;
     private final int capacity;
+    private final long writeTimeoutMillis;
+    private final long maxBufferedBytes;
 
+    /** A network with the default send deadline and buffer bound. */
     public Network(long run, int inboxCapacity) {
+      this(run, inboxCapacity, 120_000, Mailbox.DEFAULT_MAX_EARLY_BYTES);
+    }
+
+    /**
+     * @param writeTimeoutMillis how long a send waits for room in the receiver's inbox
+     * @param maxBufferedBytes bytes an inbox takes beyond its capacity while its node sends
+     */
+    public Network(long run, int inboxCapacity, long writeTimeoutMillis, long maxBufferedBytes) {
       this.run = run;
       this.capacity = inboxCapacity;
+      this.writeTimeoutMillis = writeTimeoutMillis;
+      this.maxBufferedBytes = maxBufferedBytes;
     }
 
     /** The endpoint of {@code node}, created on first use. */
@@ -33,7 +47,7 @@ public final class InMemoryBlockTransport implements BlockTransport {
   private InMemoryBlockTransport(Network network, int node) {
     this.network = network;
     this.node = node;
-    this.inbox = new Inbox(network.capacity);
+    this.inbox = new Inbox(network.capacity, network.maxBufferedBytes);
   }
 
   @Override
@@ -54,11 +68,18 @@ public final class InMemoryBlockTransport implements BlockTransport {
       throw new PeerFailureException(to, "node " + node + " cannot reach node " + to
           + ": no such endpoint in the in-memory network (or it closed)");
     }
+    inbox.beginSend();
     try {
-      peer.inbox.put(block);
+      if (!peer.inbox.put(block, TimeUnit.MILLISECONDS.toNanos(network.writeTimeoutMillis))) {
+        throw new PeerFailureException(to, "node " + node + " could not hand " + block.type()
+            + " to node " + to + ": its inbox stayed full for " + network.writeTimeoutMillis
+            + " ms (spark.skippipe.transfer.writeTimeoutMs) — node " + to + " stopped taking");
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new PeerFailureException(to, "interrupted while sending to node " + to, e);
+    } finally {
+      inbox.endSend();
     }
   }
 

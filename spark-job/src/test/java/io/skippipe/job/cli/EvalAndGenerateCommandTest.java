@@ -80,7 +80,7 @@ class EvalAndGenerateCommandTest {
     try (PathTrainer trainer = new PathTrainer(CFG, new PathTrainer.Config(3,
         AdamWConfig.llamaDefaults(), LrSchedule.constant(1e-2, (int) STEP), 1.0))) {
       for (int s = 0; s < STEP; s++) {
-        trainer.step(List.of(new PathTrainer.Microbatch(0, reader.next().tokens(),
+        trainer.step(List.of(new PathTrainer.Microbatch(0, reader.next(),
             PathTrainer.fullPath(CFG.stages()))));
       }
       for (int s = 0; s < CFG.stages(); s++) {

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class DistJarIT {
   private static final Path ROOT = Paths.get(System.getProperty("skippipe.repo.root", ".."))
       .toAbsolutePath().normalize();
-  private static final Path TARGET = ROOT.resolve("spark-job/target");
+  static final Path TARGET = ROOT.resolve("spark-job/target");
   /** Guard against Spark or Hadoop slipping back in (they would add ~300 MB); measured 136.5 MB. */
   private static final long MAX_BYTES = 160L * 1000 * 1000;
 

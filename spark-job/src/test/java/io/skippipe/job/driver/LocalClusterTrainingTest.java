@@ -6,6 +6,7 @@ import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.testing.InProcessTraining;
 import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.SparkTrainingHarness;
 import io.skippipe.job.testing.TestPlans;
@@ -18,7 +19,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Equivalence with separate executor JVMs: local-cluster[3,2,1024] (3 executors × 2 slots = the 6
- * nodes), blocks cross process boundaries over TCP; weights equal the PathTrainer's to 1e-5.
+ * nodes), blocks cross process boundaries over TCP. The checkpoint is byte-identical to the same
+ * training on threads in this JVM ({@link InProcessTraining}), and its weights equal the
+ * single-process PathTrainer's within {@link SparkTrainingHarness#REFERENCE_TOLERANCE}.
  */
 class LocalClusterTrainingTest {
   @RegisterExtension static LocalSparkExtension spark = LocalSparkExtension.localCluster(3, 2);
@@ -37,7 +40,14 @@ class LocalClusterTrainingTest {
       CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(), conf);
       double worst = SparkTrainingHarness.worstDifference(plan, store, 1,
           SparkTrainingHarness.reference(plan, cfg, shards, conf, 1));
-      assertTrue(worst <= 1e-5, plan.method() + ": weights differ by " + worst);
+      assertTrue(worst <= SparkTrainingHarness.REFERENCE_TOLERANCE, plan.method()
+          + ": weights differ from the PathTrainer's by " + worst);
+      CheckpointStore threads = new HadoopCheckpointStore(dir + "/in-process", conf);
+      InProcessTraining.train(plan, cfg, shards, 1, threads);
+      SparkTrainingHarness.assertSameBytes(
+          SparkTrainingHarness.stageFiles(threads, plan.stages().size(), 1),
+          SparkTrainingHarness.stageFiles(store, plan.stages().size(), 1),
+          plan.method() + ": executor JVMs vs. threads in the test JVM");
     }
     // the tasks really ran in other JVMs
     assertEquals(4, spark.session().sparkContext().statusTracker().getExecutorInfos().length);

@@ -76,10 +76,11 @@ class StorageRoundTripTest {
     assertEquals(0, first.firstStep());
     assertEquals(2, first.lastStep());
     assertTrue(first.checkpoint().endsWith("step-000002"), first.checkpoint());
-    for (String f : new String[] {"plan.json", "data/shard-0.bin", "data/shard-1.bin",
-        "metrics/iterations.jsonl", "trace/measured-spans.jsonl",
-        "checkpoints/step-000002/_COMMITTED",
-        "checkpoints/step-000002/stage-02/replica-1/weights.safetensors"}) {
+    for (String f : new String[] {"plan.json", "tokenizer.json", "data/shards.json",
+        "data/node-0/part-00000.bin", "data/node-1/part-00000.bin",
+        "metrics/iterations.jsonl", "trace/measured-spans-000000.jsonl",
+        "trace/measured-spans-000001.jsonl", "run.json", "checkpoints/step-000002/_COMMITTED",
+        "checkpoints/step-000002/stage-02/replica-0/weights.safetensors"}) {
       Path p = new Path(HadoopConfs.toUri(base + "/run/" + f));
       assertTrue(p.getFileSystem(conf).exists(p), "missing " + p);
     }

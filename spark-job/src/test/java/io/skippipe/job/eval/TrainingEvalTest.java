@@ -39,10 +39,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Evaluation during training: the real job (toy 4-stage plan, 2 chunks of 1 iteration) with
- * {@code spark.skippipe.eval.everyCommits=1} writes one {@code metrics/eval.jsonl} line per commit,
- * each equal to {@link Perplexity} on that step's weights loaded independently; bad eval settings
- * stop the run before any work.
+ * Evaluation during training and the console: the real job (toy 4-stage plan, 2 chunks of 1
+ * iteration) with {@code spark.skippipe.eval.everyCommits=1} writes one {@code metrics/eval.jsonl}
+ * line per commit, each equal to {@link Perplexity} on that step's weights loaded independently,
+ * announces every phase and ends with the timeline page it wrote; bad eval settings stop the run
+ * before any work.
  */
 class TrainingEvalTest {
   @RegisterExtension static LocalSparkExtension spark = LocalSparkExtension.local(6);
@@ -74,6 +75,17 @@ class TrainingEvalTest {
     String printed = console.toString(StandardCharsets.UTF_8);
     assertTrue(printed.contains("[skippipe] eval step 1: perplexity")
         && printed.contains("[skippipe] eval step 2: perplexity"), printed);
+    // the console announces every phase, then ends with the timeline
+    for (String phase : List.of("[skippipe] reading the plan ", "[skippipe] planned skippipe on"
+        + " toy-6 / toy: predicted iteration", "vs ", "[skippipe] preparing data from ",
+        "[skippipe] data: ", "[skippipe] rendezvous of 6 task slots ...",
+        "[skippipe] rendezvous: 6 task slots on 1 executor", "[skippipe] training 2 iterations in"
+        + " chunks of 1", "[skippipe] chunk 1/2: iteration 1 ...", "[skippipe] chunk 1/2 done",
+        "[skippipe] chunk 2/2 done", "  timeline: ")) {
+      assertTrue(printed.contains(phase), "'" + phase + "' in:\n" + printed);
+    }
+    assertTrue(Files.readString(dir.resolve("run/timeline.html")).contains("measured ("),
+        "the run's timeline page");
 
     List<String> lines = Files.readAllLines(dir.resolve("run/metrics/eval.jsonl"));
     assertEquals(2, lines.size(), String.join("\n", lines));

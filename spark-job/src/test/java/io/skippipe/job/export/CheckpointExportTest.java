@@ -14,6 +14,8 @@ import io.skippipe.job.cli.SkipPipeCli;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.data.BpeTrainer;
+import io.skippipe.model.data.Corpus;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.stage.StageModel;
@@ -84,13 +86,19 @@ class CheckpointExportTest {
     Files.writeString(runDir.resolve("plan.json"), "{\"format\":\"skippipe-plan/1\",\"model\":"
         + Files.readString(ROOT.resolve("conf/models/llama-tiny.json")) + "}");
 
+    // Data preparation recorded the run's tokenizer; its special ids are not the bundled 0.
+    byte[] tokenizer = ownTokenizer();
+    Files.write(runDir.resolve("tokenizer.json"), tokenizer);
+
     Path out = tmp.resolve("hf");
     Run r = run("--checkpoint", root, "--out", out.toString());
     assertEquals(0, r.code, r.err);
     assertTrue(r.out.contains("exported step 2 "), r.out);
 
     assertEquals(new TreeSet<>(List.of("config.json", "generation_config.json",
-        "model.safetensors", "tokenizer.json")), new TreeSet<>(list(out)));
+        "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "special_tokens_map.json")), new TreeSet<>(list(out)));
+    assertArrayEquals(tokenizer, Files.readAllBytes(out.resolve("tokenizer.json")));
     assertEquals(expectedTensors(), headerShapes(out.resolve("model.safetensors")));
 
     JsonNode config = JSON.readTree(out.resolve("config.json").toFile());
@@ -105,7 +113,7 @@ class CheckpointExportTest {
     assertEquals(cfg.normEps(), config.get("rms_norm_eps").asDouble());
     assertEquals(cfg.ropeTheta(), config.get("rope_theta").asDouble());
     JsonNode gen = JSON.readTree(out.resolve("generation_config.json").toFile());
-    assertEquals(config.get("eos_token_id").asInt(), gen.get("eos_token_id").asInt());
+    assertSpecialTokens(out, config, gen);
 
     // Re-import into differently initialised stages: identical logits to the checkpointed ones.
     int[] ids = new SplittableRandom(5).ints(cfg.seqLen(), 0, cfg.vocab()).toArray();
@@ -127,6 +135,7 @@ class CheckpointExportTest {
     store.commit(6, "L", "plan-hash");
     Path out = tmp.resolve("sharded");
     long limit = 400_000;
+    Files.write(tmp.resolve("tokenizer.json"), Corpus.tokenizerJson()); // RUN_DIR = tmp
     Run r = run("--checkpoint", root + "/step-000006", "--out", out.toString(), "--model",
         "llama-tiny", "--max-shard-bytes", Long.toString(limit));
     assertEquals(0, r.code, r.err);
@@ -147,6 +156,72 @@ class CheckpointExportTest {
       assertTrue(payload <= limit || inShard.size() == 1, shard + " holds " + payload + " bytes");
     }
     assertEquals(expectedTensors().keySet(), all.keySet());
+  }
+
+  /**
+   * Issue 10: BOS/EOS/PAD ids come from the run's tokenizer, and every token named in
+   * tokenizer_config.json and special_tokens_map.json is a special token of tokenizer.json with
+   * that id (else AutoTokenizer falls back to defaults outside the vocabulary).
+   */
+  private static void assertSpecialTokens(Path out, JsonNode config, JsonNode gen)
+      throws IOException {
+    Map<String, Integer> special = new TreeMap<>();
+    for (JsonNode t : JSON.readTree(out.resolve("tokenizer.json").toFile()).get("added_tokens")) {
+      if (t.get("special").asBoolean()) {
+        special.put(t.get("content").asText(), t.get("id").asInt());
+      }
+    }
+    assertEquals(Map.of("<pad>", 0, "<|endoftext|>", 1), special);
+    for (JsonNode c : List.of(config, gen)) {
+      assertEquals(1, c.get("bos_token_id").asInt(), "the packer starts documents with EOS");
+      assertEquals(1, c.get("eos_token_id").asInt());
+      assertEquals(0, c.get("pad_token_id").asInt());
+    }
+    JsonNode tc = JSON.readTree(out.resolve("tokenizer_config.json").toFile());
+    JsonNode map = JSON.readTree(out.resolve("special_tokens_map.json").toFile());
+    for (JsonNode names : List.of(tc, map)) {
+      assertEquals("<|endoftext|>", names.get("bos_token").asText());
+      assertEquals("<|endoftext|>", names.get("eos_token").asText());
+      assertEquals("<pad>", names.get("pad_token").asText());
+      for (String k : List.of("bos_token", "eos_token", "pad_token")) {
+        assertTrue(special.containsKey(names.get(k).asText()), k + " not in tokenizer.json");
+      }
+    }
+    assertEquals(config.get("pad_token_id").asInt(), special.get(tc.get("pad_token").asText()));
+    assertEquals("PreTrainedTokenizerFast", tc.get("tokenizer_class").asText());
+    JsonNode decoder = tc.get("added_tokens_decoder");
+    special.forEach((content, id) -> assertEquals(content,
+        decoder.get(Integer.toString(id)).get("content").asText()));
+  }
+
+  /** A tokenizer of our own with two special tokens: {@code <pad>} = 0, {@code <|endoftext|>} = 1. */
+  private static byte[] ownTokenizer() {
+    return BpeTrainer.train(List.of(Corpus.trainDocuments().get(3).substring(0, 20_000)), 600,
+        List.of("<pad>", BpeTrainer.END_OF_TEXT)).getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void exportWithoutTheRunsTokenizerAsksForOne() throws Exception {
+    String root = tmp.resolve("run2/checkpoints").toUri().toString();
+    HadoopCheckpointStore store = new HadoopCheckpointStore(root, new Configuration());
+    writeStep(store, 2, stages(4));
+    store.commit(2, "L", "plan-hash");
+    Run r = run("--checkpoint", root, "--out", tmp.resolve("o").toString(), "--model",
+        "llama-tiny");
+    assertEquals(2, r.code, r.out);
+    assertTrue(r.err.contains("no --tokenizer given and no ") && r.err.contains("tokenizer.json"),
+        r.err);
+    Run missing = run("--checkpoint", root, "--out", tmp.resolve("o").toString(), "--model",
+        "llama-tiny", "--tokenizer", tmp.resolve("nope.json").toString());
+    assertEquals(2, missing.code);
+    assertTrue(missing.err.contains("is not a file"), missing.err);
+    Path own = tmp.resolve("own.json");
+    Files.write(own, ownTokenizer());
+    Run given = run("--checkpoint", root, "--out", tmp.resolve("o").toString(), "--model",
+        "llama-tiny", "--tokenizer", own.toString());
+    assertEquals(0, given.code, given.err);
+    assertArrayEquals(Files.readAllBytes(own),
+        Files.readAllBytes(tmp.resolve("o/tokenizer.json")));
   }
 
   @Test

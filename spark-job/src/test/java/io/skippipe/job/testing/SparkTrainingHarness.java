@@ -39,6 +39,19 @@ import org.apache.spark.api.java.JavaSparkContext;
 public final class SparkTrainingHarness {
   private SparkTrainingHarness() {}
 
+  /**
+   * Largest weight difference allowed between a distributed run and the single-process
+   * PathTrainer on the toy plans (a few AdamW steps at lr = 0.01, ε = 1e-8). Both add each node's
+   * microbatch gradients in ascending id order at the same intra-op thread count (checked bitwise
+   * by DeterminismTest), but the distributed sum groups them by replica — (g0+g2)+(g1+g3) instead
+   * of g0+g1+g2+g3 — so an element may differ by an ulp of its largest term. AdamW amplifies that
+   * where a gradient element cancels to about ε: its update lr·ĝ/(|ĝ|+ε) moves by up to
+   * lr·Δg/(4ε), e.g. 0.01·1e-10/(4e-8) = 2.5e-5 for one ulp of a 1e-3 term (measured: 4e-6). A
+   * wrong path, order, loss scale or learning rate moves weights by about lr = 1e-2, so 1e-4
+   * separates the two by a factor of 100 either way.
+   */
+  public static final double REFERENCE_TOLERANCE = 1e-4;
+
   /** Random packed shards, one per data node, written under {@code base/data}. */
   public static Map<Integer, String> writeShards(Plan plan, String base, Configuration conf,
       long seed) throws Exception {
@@ -93,13 +106,9 @@ public final class SparkTrainingHarness {
     LlamaConfig llama = Models.llama(plan.model());
     Map<Integer, ShardSource> sources = new HashMap<>();
     for (int d : plan.dataNodes()) {
-      Path p = new Path(HadoopConfs.toUri(shards.get(d)));
-      PackedDataset data;
-      try (var in = p.getFileSystem(conf).open(p)) {
-        data = PackedDataset.readFrom(in, shards.get(d));
-      }
-      sources.put(d, new ShardSource(data, plan.microbatchesOf(d).stream()
-          .map(PlannedMicrobatch::id).toList(), plan.model().samplesPerMicrobatch()));
+      sources.put(d, ShardSource.open(shards.get(d), conf, plan.model().seqLen(),
+          plan.microbatchesOf(d).stream().map(PlannedMicrobatch::id).toList(),
+          plan.model().samplesPerMicrobatch(), cfg.seed(), d));
     }
     // the tasks ran with ComputeThreads.resolve(0, task) = spark.task.cpus = 1 intra-op thread
     io.skippipe.job.task.ComputeThreads.apply(1);
@@ -146,6 +155,34 @@ public final class SparkTrainingHarness {
       }
     }
     return worst;
+  }
+
+  /**
+   * The bytes of every stage file (weights and optimizer state, replica 0) of a committed or
+   * written step, by relative path: what two runs that claim to be identical must agree on.
+   */
+  public static Map<String, byte[]> stageFiles(CheckpointStore store, int stages, long step)
+      throws Exception {
+    Map<String, byte[]> out = new java.util.TreeMap<>();
+    for (int s = 0; s < stages; s++) {
+      for (String name : List.of(StageState.WEIGHTS, StageState.OPTIMIZER)) {
+        String rel = CheckpointStore.replicaFile(s, 0, name);
+        try (var in = store.open(step, rel)) {
+          out.put(rel, in.readAllBytes());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Asserts two runs' stage files are byte-identical, naming the first file that is not. */
+  public static void assertSameBytes(Map<String, byte[]> expected, Map<String, byte[]> actual,
+      String what) {
+    org.junit.jupiter.api.Assertions.assertEquals(expected.keySet(), actual.keySet(), what);
+    for (String k : expected.keySet()) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(expected.get(k), actual.get(k),
+          what + ": " + k + " differs");
+    }
   }
 
   /** Deletes a directory tree (test cleanup). */

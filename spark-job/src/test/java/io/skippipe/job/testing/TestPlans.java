@@ -44,6 +44,17 @@ public final class TestPlans {
         List.of(1, 5, 4)), new Constraints(4, 2, 1, 4, 2, 4));
   }
 
+  /**
+   * Eight microbatches, four per data node, so nodes sum up to six microbatch gradients per
+   * iteration — enough for the order of floating-point additions to matter (two terms commute
+   * exactly). Skips and swaps as in {@link #skippipe()}.
+   */
+  public static Plan busy() {
+    return plan("skippipe", List.of(List.of(0, 2, 3, 5), List.of(0, 4, 2), List.of(0, 2, 4, 5),
+        List.of(0, 3, 5), List.of(1, 2, 3, 5), List.of(1, 3, 2), List.of(1, 2, 4),
+        List.of(1, 5, 4)), new Constraints(4, 2, 1, 4, 2, 8));
+  }
+
   /** The full pipeline: every microbatch through stages 0,1,2,3 in order. */
   public static Plan dtfm() {
     return plan("dtfm", List.of(List.of(0, 2, 3, 5), List.of(0, 2, 4, 5), List.of(1, 2, 3, 5),

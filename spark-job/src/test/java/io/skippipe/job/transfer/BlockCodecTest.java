@@ -79,4 +79,73 @@ class BlockCodecTest {
         () -> FrameCodec.read(new DataInputStream(new ByteArrayInputStream(f)), 16));
     assertTrue(e.getMessage().contains("exceeds the limit"), e.getMessage());
   }
+
+  /** The incremental decoder gives the same blocks whatever the pieces the bytes arrive in. */
+  @Test
+  void decodingInRandomPiecesEqualsDecodingWhole() throws IOException {
+    Random random = new Random(3);
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    java.util.List<Block> sent = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      float[] v = new float[random.nextInt(3) == 0 ? 0 : 1 + random.nextInt(40_000)];
+      for (int k = 0; k < v.length; k++) {
+        v[k] = random.nextFloat();
+      }
+      Block b = Block.ofFloats(BlockType.ACTIVATION, 5, i, i, 0, 1, v);
+      sent.add(b);
+      FrameCodec.write(new DataOutputStream(all), b);
+    }
+    byte[] wire = all.toByteArray();
+    FrameDecoder d = new FrameDecoder(1 << 20);
+    java.util.List<Block> got = new java.util.ArrayList<>();
+    for (int at = 0; at < wire.length; ) {
+      int n = Math.min(wire.length - at, 1 + random.nextInt(random.nextBoolean() ? 7 : 70_000));
+      java.nio.ByteBuffer piece = java.nio.ByteBuffer.wrap(wire, at, n);
+      Block b;
+      while ((b = d.decode(piece)) != null) {
+        got.add(b);
+      }
+      assertFalse(piece.hasRemaining());
+      at += n;
+    }
+    assertEquals(sent, got);
+    assertFalse(d.midFrame());
+  }
+
+  /**
+   * A header announcing more than the limit is refused once the header is read: nothing of that
+   * size is allocated (a 2 GiB claim against a 1 MiB limit would otherwise need 2 GiB).
+   */
+  @Test
+  void anOversizedPayloadIsRefusedBeforeItsBufferExists() {
+    BlockHeader h = new BlockHeader(1, 0, 0, 0, 1, DType.FLOAT32, new long[] {1 << 29},
+        Integer.MAX_VALUE - 64);
+    java.nio.ByteBuffer wire = java.nio.ByteBuffer.allocate(3 + h.encodedLength());
+    wire.put(BlockType.ACTIVATION.wire()).putShort((short) h.encodedLength());
+    h.encode(wire);
+    wire.flip();
+    long idle = BufferPool.SHARED.idleBytes();
+    CorruptFrameException e = assertThrows(CorruptFrameException.class,
+        () -> new FrameDecoder(1 << 20).decode(wire));
+    assertTrue(e.getMessage().contains("exceeds the limit"), e.getMessage());
+    assertEquals(idle, BufferPool.SHARED.idleBytes());
+  }
+
+  /** Pooled payloads are reused once closed; reading a closed block fails loudly. */
+  @Test
+  void closedBlocksGiveTheirBuffersBackAndCannotBeRead() {
+    BufferPool pool = new BufferPool(1 << 30);
+    java.nio.ByteBuffer first = pool.acquire(100_000);
+    assertTrue(first.isDirect());
+    assertEquals(100_000, first.limit());
+    assertEquals(131_072, first.capacity());
+    pool.release(first);
+    assertSame(first, pool.acquire(70_000), "the released buffer of the same class is reused");
+    assertFalse(pool.acquire(1_000).isDirect(), "small payloads are heap buffers");
+
+    Block b = Block.ofFloats(BlockType.ACTIVATION, 1, 0, 0, 0, 1, new float[50_000]);
+    b.close();
+    assertThrows(IllegalStateException.class, b::floats);
+    b.close(); // idempotent
+  }
 }

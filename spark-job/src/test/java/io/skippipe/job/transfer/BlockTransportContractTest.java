@@ -10,6 +10,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -19,7 +22,16 @@ abstract class BlockTransportContractTest {
   static final long RUN = 42;
 
   /** Creates {@code n} connected endpoints, nodes 0..n-1, with the given inbox capacity. */
-  abstract List<BlockTransport> endpoints(int n, int capacity) throws IOException;
+  List<BlockTransport> endpoints(int n, int capacity) throws IOException {
+    return endpoints(n, capacity, 120_000, 1L << 30);
+  }
+
+  /**
+   * Creates {@code n} connected endpoints with the given inbox capacity, send deadline
+   * ({@code transfer.writeTimeoutMs}) and buffer bound ({@code transfer.maxBufferedBytes}).
+   */
+  abstract List<BlockTransport> endpoints(int n, int capacity, long writeTimeoutMillis,
+      long maxBufferedBytes) throws IOException;
 
   @AfterEach
   abstract void tearDown();
@@ -105,5 +117,90 @@ abstract class BlockTransportContractTest {
         e.getMessage());
     assertEquals(1, box.pending(), "the unmatched DONE is kept for later");
     assertNotNull(box.poll(b -> b.type() == BlockType.DONE));
+  }
+
+  /**
+   * Two nodes that each send the other more than inboxes and socket buffers hold, then take what
+   * they got, both finish (issue 8: no deadlock when both block sending with full inboxes): an
+   * inbox whose own node waits in a send accepts up to maxBufferedBytes more.
+   */
+  @Test
+  void nodesSendingToEachOtherWithFullInboxesBothFinish() throws Exception {
+    int blocks = 64;
+    int floats = 256 * 1024; // 1 MiB each: 64 MiB each way, beyond loopback's socket buffers
+    List<BlockTransport> t = endpoints(2, 1, 60_000, 128L << 20);
+    ExecutorService threads = Executors.newFixedThreadPool(2); // the two nodes' threads
+    try {
+      List<Future<Void>> nodes = new ArrayList<>();
+      for (int me = 0; me < 2; me++) {
+        int node = me;
+        nodes.add(threads.submit(() -> {
+          for (int i = 0; i < blocks; i++) {
+            float[] v = new float[floats];
+            v[0] = node;
+            v[floats - 1] = i;
+            t.get(node).send(Block.ofFloats(BlockType.ACTIVATION, RUN, 0, i, node, 1 - node, v));
+          }
+          for (int i = 0; i < blocks; i++) {
+            try (Block b = t.get(node).take(5_000)) {
+              assertNotNull(b, "node " + node + " block " + i);
+              float[] v = b.floats();
+              assertEquals(i, b.header().microbatch());
+              assertEquals(1 - node, (int) v[0]);
+              assertEquals(i, (int) v[floats - 1]);
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<Void> f : nodes) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  /**
+   * Issue 8 test (d) on the transfer: a receiver that stops taking fails its sender within the
+   * send deadline (transfer.writeTimeoutMs), naming it, instead of blocking the sender forever.
+   */
+  @Test
+  void aReceiverThatStopsTakingFailsItsSenderWithinTheWriteDeadline() throws Exception {
+    long deadline = 1_500;
+    List<BlockTransport> t = endpoints(2, 2, deadline, 16L << 20);
+    long lastOk = System.nanoTime();
+    PeerFailureException failure = null;
+    for (int i = 0; i < 100_000 && failure == null; i++) { // node 1 never takes
+      try {
+        t.get(0).send(Block.ofFloats(BlockType.ACTIVATION, RUN, 0, i, 0, 1,
+            new float[64 * 1024]));
+        lastOk = System.nanoTime();
+      } catch (PeerFailureException e) {
+        failure = e;
+      }
+    }
+    assertNotNull(failure, "the sender never failed");
+    double stalledMs = (System.nanoTime() - lastOk) / 1e6;
+    assertEquals(1, failure.peer());
+    assertTrue(failure.getMessage().contains("node 1")
+        && failure.getMessage().contains("writeTimeoutMs"), failure.getMessage());
+    assertTrue(stalledMs >= deadline - 50 && stalledMs < deadline + 3_000,
+        "failed " + stalledMs + " ms after the last accepted send; deadline " + deadline + " ms");
+  }
+
+  /** Blocks kept for later (early arrivals) are bounded; beyond it the node fails naming who. */
+  @Test
+  void earlyArrivalsBeyondTheBoundFailNamingTheSender() throws Exception {
+    List<BlockTransport> t = endpoints(3, 8);
+    for (int i = 0; i < 3; i++) { // 3 x 40 KB of scalars nobody asked for yet
+      t.get(2).send(Block.ofFloats(BlockType.SCALARS, RUN, 0, i, 2, 1, new float[10_000]));
+    }
+    Mailbox box = new Mailbox(t.get(1), 100_000);
+    PeerFailureException e = assertThrows(PeerFailureException.class, () -> box.take(
+        b -> b.type() == BlockType.ACTIVATION, 5_000, 0, () -> "ACTIVATION of microbatch 0"));
+    assertEquals(2, e.peer());
+    assertTrue(e.getMessage().contains("maxBufferedBytes") && e.getMessage().contains("node 2"),
+        e.getMessage());
   }
 }

@@ -14,8 +14,10 @@ class TcpBlockTransportContractTest extends BlockTransportContractTest {
   final List<BlockTransport> sessions = new ArrayList<>();
 
   @Override
-  List<BlockTransport> endpoints(int n, int capacity) throws IOException {
-    TransferConfig cfg = new TransferConfig("127.0.0.1", 0, capacity, 2_000, 10_000, 500, 1 << 24);
+  List<BlockTransport> endpoints(int n, int capacity, long writeTimeoutMillis,
+      long maxBufferedBytes) throws IOException {
+    TransferConfig cfg = new TransferConfig("127.0.0.1", 0, capacity, 2_000, 10_000, 500, 1 << 24,
+        (int) writeTimeoutMillis, maxBufferedBytes, 128, 0, TransferConfig.Encryption.OFF);
     byte[] secret = "contract-test-secret".getBytes();
     Map<Integer, InetSocketAddress> addrs = new HashMap<>();
     for (int i = 0; i < n; i++) {

@@ -1,0 +1,141 @@
+package io.skippipe.scheduler.tune;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.skippipe.scheduler.plan.PlannerConfig;
+import io.skippipe.scheduler.profile.ClusterProfile;
+import io.skippipe.scheduler.profile.ModelSpec;
+import io.skippipe.scheduler.profile.Presets;
+import io.skippipe.scheduler.simulate.Simulator;
+import io.skippipe.scheduler.validate.ScheduleValidator;
+import io.skippipe.scheduler.validate.ValidationReport;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The tuner's frontier and decision rules. */
+class TunerTest {
+  /** Cheap allocation and routing budgets: the tests check structure, not plan quality. */
+  static PlannerConfig quick() {
+    PlannerConfig d = PlannerConfig.defaults("skippipe");
+    return d.withAllocation(d.allocation().withGcma(10, 60).withEvaluations(8))
+        .withRouting(new PlannerConfig.Routing(200, 2, 3));
+  }
+
+  static final ClusterProfile LAPTOP = Presets.cluster("laptop-geo-12");
+  static final ModelSpec TINY = Presets.model("llama-tiny");
+  static final Tuner.Exploration EX = Tuner.explore(LAPTOP, TINY, quick(),
+      Tuner.admissible(LAPTOP, TINY));
+
+  @Test
+  void theFrontierIsMonotoneAndEveryEntryValidates() {
+    // 5 path lengths (2..6) x 3 swap limits x 2 memory caps (laptop-geo-12 nodes hold 2)
+    assertEquals(30, Tuner.admissible(LAPTOP, TINY).size());
+    List<Tuner.Point> f = EX.frontier();
+    assertTrue(f.size() >= 2, "frontier " + f.size());
+    for (int i = 1; i < f.size(); i++) {
+      assertTrue(f.get(i).layerFraction() > f.get(i - 1).layerFraction(), "fractions");
+      assertTrue(f.get(i).iterationSeconds() > f.get(i - 1).iterationSeconds(), "seconds");
+    }
+    for (Tuner.Point p : EX.points()) {
+      // nothing off the frontier dominates a frontier point
+      for (Tuner.Point q : f) {
+        assertTrue(!(p.iterationSeconds() < q.iterationSeconds()
+            && p.layerFraction() >= q.layerFraction()), p.candidate() + " dominates "
+            + q.candidate());
+      }
+    }
+    for (Tuner.Point p : f) {
+      ValidationReport r = ScheduleValidator.check(p.plan(), Simulator.run(p.plan()).spans());
+      assertTrue(r.ok() && r.warnings().isEmpty(), p.candidate() + ": " + r);
+      assertEquals(p.candidate().pathLength(), p.plan().constraints().pathLength());
+      assertEquals(p.candidate().memory(), p.plan().constraints().memory());
+      assertEquals(p.candidate().maxSwaps(), p.plan().constraints().maxSwaps());
+    }
+  }
+
+  @Test
+  void throughputOnlyPicksTheFastestWithinTheSkipBound() {
+    Tuner.Decision d = Tuner.throughputOnly(EX.frontier(), 1.0 / 3);
+    assertTrue(d.choice().skipRatio() <= 1.0 / 3 + 1e-9);
+    for (Tuner.Point p : EX.frontier()) {
+      if (p.skipRatio() <= 1.0 / 3 + 1e-9) {
+        assertTrue(d.choice().iterationSeconds() <= p.iterationSeconds());
+      }
+    }
+    // 6 stages: 4 of 6 is the shortest path within 1/3 skipped, and the fastest of those
+    assertEquals(4, d.choice().candidate().pathLength());
+  }
+
+  /**
+   * Synthetic curves built so that the middle frontier point needs 100 iterations to the target
+   * and every other point 1 000: the middle one is analytically the fastest to the target (its
+   * iteration is less than 10x slower than any other's), and with a budget of exactly its 100
+   * iterations it is the only one that reaches the target.
+   */
+  @Test
+  void decisionRulesPickTheAnalyticallyRightPointOnSyntheticCurves() {
+    List<Tuner.Point> f = EX.frontier();
+    Tuner.Point mid = f.get(f.size() / 2);
+    double target = 3.0;
+    double b = 0.5;
+    Map<Integer, LossCurve> curves = new HashMap<>();
+    for (Tuner.Point p : f) {
+      double iters = p == mid ? 100 : 1000;
+      double work = iters * p.sampleLayersPerIteration();
+      curves.put(p.candidate().pathLength(), new LossCurve(target * Math.pow(work, b), b, 10));
+    }
+    Tuner.Decision d = Tuner.toTarget(f, curves, target);
+    assertEquals(mid, d.choice());
+    for (Tuner.Prediction pr : d.predictions()) {
+      double want = pr.point() == mid ? 100 : 1000;
+      assertEquals(want, pr.iterationsToTarget(), 1e-6);
+      assertEquals(want * pr.point().iterationSeconds(), pr.secondsToTarget(), 1e-6);
+    }
+    Tuner.Decision budget = Tuner.withinBudget(f, curves, 100 * mid.iterationSeconds());
+    assertEquals(mid, budget.choice());
+    assertEquals(target, budget.predictions().stream().filter(p -> p.point() == mid)
+        .findFirst().orElseThrow().lossAtBudget(), 1e-9);
+  }
+
+  @Test
+  void aPowerLawIsRecoveredByTheFit() {
+    List<LossCurve.Sample> s = new java.util.ArrayList<>();
+    for (int i = 1; i <= 20; i++) {
+      s.add(new LossCurve.Sample(1000.0 * i, 7.5 * Math.pow(1000.0 * i, -0.05)));
+    }
+    LossCurve c = LossCurve.fit(s);
+    assertEquals(7.5, c.a(), 1e-9);
+    assertEquals(0.05, c.b(), 1e-12);
+    assertEquals(20_000, c.sampleLayersTo(c.loss(20_000)), 1e-6);
+  }
+
+  /**
+   * The throughput-only tuning the job runs with plan.skipRatio=auto, on every shipped preset
+   * (to keep the test fast: every path length, with the default swaps and the nodes' memory).
+   */
+  @Test
+  void autoOnEveryShippedPresetGivesAValidPlan() {
+    Map<String, String> models = Map.of("geo-distributed-gcp-20", "llama-500m",
+        "single-cluster-20", "llama-500m", "five-clusters-20", "llama-1.5b",
+        "geo-distributed-gcp-42", "llama-8b", "laptop-geo-12", "llama-tiny",
+        "laptop-geo-12-gcp500m", "llama-tiny");
+    assertEquals(Presets.names("clusters").stream().sorted().toList(),
+        models.keySet().stream().sorted().toList(), "a preset without a model here");
+    for (var e : models.entrySet()) {
+      ClusterProfile c = Presets.cluster(e.getKey());
+      ModelSpec m = Presets.model(e.getValue());
+      List<Tuner.Candidate> space = Tuner.admissible(c, m).stream()
+          .filter(x -> x.memory() == c.nodes().get(0).memoryMicrobatches() && x.maxSwaps() == 2)
+          .toList();
+      Tuner.Exploration ex = Tuner.explore(c, m, quick(), space);
+      Tuner.Decision d = Tuner.throughputOnly(ex.frontier(), 1.0 / 3);
+      var plan = d.choice().plan();
+      ValidationReport r = ScheduleValidator.check(plan, Simulator.run(plan).spans());
+      assertTrue(r.ok(), e + ": " + r.violations());
+      assertTrue(d.choice().skipRatio() <= 1.0 / 3 + 1e-9, e.toString());
+    }
+  }
+}
