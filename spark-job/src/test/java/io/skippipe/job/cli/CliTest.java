@@ -99,7 +99,7 @@ class CliTest {
         while (!words.isEmpty() && cmd.getSubcommands().containsKey(words.get(0))) {
           cmd = cmd.getSubcommands().get(words.remove(0));
         }
-        if (!words.isEmpty() && cmd == tree && !words.get(0).startsWith("-")) {
+        if (!words.isEmpty() && cmd == tree && words.get(0).matches("[a-z][a-z0-9-]*")) {
           problems.add(doc.getFileName() + ": no command '" + words.get(0) + "' in '"
               + m.group().trim() + "'");
           continue;
