@@ -42,6 +42,7 @@ public final class CompareCommand implements Callable<Integer> {
     ByteArrayOutputStream table = new ByteArrayOutputStream();
     c.printTable(new PrintStream(table, true, StandardCharsets.UTF_8));
     out.print(table.toString(StandardCharsets.UTF_8));
+    out.flush();
     return ExitCodes.OK;
   }
 }

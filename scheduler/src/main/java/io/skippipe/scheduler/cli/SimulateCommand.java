@@ -108,7 +108,8 @@ public final class SimulateCommand implements Callable<Integer> {
     List<Integer> live = new ArrayList<>(plan.cluster().liveNodes());
     for (int x : new TreeSet<>(lost)) {
       if (!live.remove((Integer) x)) {
-        throw PlanningException.of("--lost " + lost + " (node " + x + ")",
+        throw PlanningException.of("--lost " + lost.stream().map(String::valueOf)
+            .collect(java.util.stream.Collectors.joining(",")) + " (node " + x + ")",
             "is not a live node of the plan", "name nodes 0.." + (plan.nodeCount() - 1));
       }
     }

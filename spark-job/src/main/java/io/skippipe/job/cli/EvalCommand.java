@@ -95,6 +95,7 @@ final class EvalCommand implements Callable<Integer> {
             r.stages(), r.sequences(), r.tokens(), data.isEmpty() ? "the bundled validation split"
                 : data, (System.nanoTime() - t0) / 1e9);
         out.print(OmissionEval.toTable(r));
+        out.flush();
       }
     }
     return ExitCodes.OK;

@@ -11,6 +11,10 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.Filter;
+import org.apache.logging.log4j.core.LoggerContext;
+import org.apache.logging.log4j.core.filter.RegexFilter;
 import org.apache.logging.log4j.core.config.Configurator;
 
 /**
@@ -152,15 +156,22 @@ public final class Console {
   /**
    * Silences log lines that are expected on a healthy run, where they would only alarm: DJL's CUDA
    * probe on a machine without a usable GPU ({@code CudaUtils: Failed to detect GPU count}: the
-   * run uses the CPU as configured) and Hadoop's note that it uses its Java code instead of native
-   * libraries ({@code NativeCodeLoader}). Applies to this JVM (the driver; in local mode the
+   * run uses the CPU as configured), Hadoop's note that it uses its Java code instead of native
+   * libraries ({@code NativeCodeLoader}), and Spark's "task of very large size" (data preparation
+   * ships the bundled corpus inside its tasks). Applies to this JVM (the driver; in local mode the
    * executors too).
    */
   public static void quietKnownWarnings() {
     try {
       Configurator.setLevel("ai.djl.util.cuda.CudaUtils", Level.ERROR);
       Configurator.setLevel("org.apache.hadoop.util.NativeCodeLoader", Level.ERROR);
-    } catch (LinkageError | RuntimeException e) {
+      // Data preparation of the bundled corpus ships it inside its tasks (about 2 MB each):
+      // Spark's "task of very large size" is expected there. Only that message is dropped.
+      LoggerContext ctx = (LoggerContext) LogManager.getContext(false);
+      ctx.getConfiguration().addFilter(RegexFilter.createFilter(".*task of very large size.*",
+          null, false, Filter.Result.DENY, Filter.Result.NEUTRAL));
+      ctx.updateLoggers();
+    } catch (LinkageError | RuntimeException | IllegalAccessException e) {
       // another logging backend: leave its configuration alone
     }
   }
