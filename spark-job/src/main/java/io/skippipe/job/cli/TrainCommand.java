@@ -3,13 +3,16 @@ package io.skippipe.job.cli;
 import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.config.IgnoredSettings;
 import io.skippipe.job.driver.Console;
+import io.skippipe.job.driver.RunChecks;
 import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.scheduler.cli.ExitCodes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -102,10 +105,13 @@ public final class TrainCommand implements Callable<Integer> {
       }
     });
     JobConfig cfg = JobConfig.from(Settings.of(skippipe));
-    RunDirectory dir = SkipPipeJob.inspect(cfg, Map.of());
+    PrintWriter err = spec.commandLine().getErr();
+    IgnoredSettings.of(skippipe).forEach(w -> err.println("skippipe train: warning: " + w));
     PrintStream out = SkipPipeCli.printStream(spec.commandLine().getOut());
-    if (dir.start() == RunDirectory.Start.FINISHED) {
-      SkipPipeJob.finished(dir, cfg, out);
+    RunChecks.Checked checked = new Console(out).check(cfg,
+        settings.getOrDefault("spark.master", "local[12]"), Map.of());
+    if (checked.dir().start() == RunDirectory.Start.FINISHED) {
+      SkipPipeJob.finished(checked.dir(), cfg, out);
       out.flush();
       return ExitCodes.OK;
     }
@@ -121,7 +127,7 @@ public final class TrainCommand implements Callable<Integer> {
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
     start.done("Spark " + spark.version() + " ready, " + conf.get("spark.master"));
     try {
-      SkipPipeJob.run(spark, cfg, Map.of(), out, dir);
+      SkipPipeJob.run(spark, cfg, Map.of(), out, checked);
       return ExitCodes.OK;
     } finally {
       out.flush();

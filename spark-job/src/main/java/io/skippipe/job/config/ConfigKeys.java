@@ -170,7 +170,8 @@ public final class ConfigKeys {
   public static final Key TRANSFER_BIND_HOST = key("spark.skippipe.transfer.bindHost", "",
       "Address the block server binds and advertises; empty = the executor's host as Spark sees it.");
   public static final Key TRANSFER_PORT = key("spark.skippipe.transfer.port", "0",
-      "Block server port; 0 = any free port (each task slot runs its own server).");
+      "Block server port; 0 = any free port. A fixed value is a base port: each task slot runs its"
+          + " own server on the first free port of base..base+63 (as Spark's fixed ports do).");
   public static final Key TRANSFER_QUEUE_CAPACITY = key("spark.skippipe.transfer.queueCapacity", "64",
       "Received messages buffered per node before the readers stop reading (TCP backpressure).");
   public static final Key TRANSFER_CONNECT_TIMEOUT_MS = key(

@@ -98,6 +98,22 @@ public record JobConfig(
             "must be in [0, " + TRAIN_LEARNING_RATE.name() + "=" + learningRate + "]",
             "give e.g. a tenth of the learning rate, or leave it empty for a constant rate");
       }
+      // the consumers' own rules, checked here so that a value the ranges above let through can
+      // never fail later inside a task
+      try { // (the parameters: a compact constructor's fields are not yet assigned)
+        new io.skippipe.model.optim.AdamWConfig(beta1, beta2, epsilon, weightDecay);
+        new io.skippipe.model.optim.LrSchedule(learningRate, minLearningRate, warmupIterations,
+            iterations);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("spark.skippipe.train.*", e.getMessage(),
+            "the optimizer or the learning-rate schedule rejects these settings",
+            "change the train.* setting the message names");
+      }
+    }
+
+    /** The optimizer's hyper-parameters. */
+    public io.skippipe.model.optim.AdamWConfig adamW() {
+      return new io.skippipe.model.optim.AdamWConfig(beta1, beta2, epsilon, weightDecay);
     }
 
     /** Warmup to {@code learningRate}, then cosine to {@code minLearningRate} at the end. */
@@ -235,10 +251,10 @@ public record JobConfig(
     TrainSettings train = new TrainSettings(
         s.intIn(TRAIN_ITERATIONS, 1, 100_000_000),
         s.intIn(TRAIN_CHUNK_ITERATIONS, 1, 100_000_000),
-        s.doubleIn(TRAIN_LEARNING_RATE, 0.0, 10.0, true),
+        s.doubleAbove(TRAIN_LEARNING_RATE, 0.0, 10.0), // LrSchedule and AdamW need lr > 0
         s.doubleIn(TRAIN_BETA1, 0.0, 1.0, false),
         s.doubleIn(TRAIN_BETA2, 0.0, 1.0, false),
-        s.doubleIn(TRAIN_EPSILON, 0.0, 1.0, true),
+        s.doubleAbove(TRAIN_EPSILON, 0.0, 1.0), // AdamWConfig: eps > 0
         s.doubleIn(TRAIN_WEIGHT_DECAY, 0.0, 10.0, true),
         s.doubleIn(TRAIN_GRAD_CLIP_NORM, 0.0, 1e9, true),
         s.intIn(TRAIN_MAX_CHUNK_RETRIES, 0, 100),
@@ -255,11 +271,12 @@ public record JobConfig(
         s.string(TRANSFER_BIND_HOST),
         s.intIn(TRANSFER_PORT, 0, 65535),
         s.intIn(TRANSFER_QUEUE_CAPACITY, 1, 1_000_000),
-        s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 1, 3_600_000),
-        s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
-        s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
-        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64),
-        s.intIn(TRANSFER_WRITE_TIMEOUT_MS, 1, 86_400_000),
+        // below these bounds ordinary jitter (a GC pause, a TLS handshake, a slow link) fails a run
+        s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 100, 3_600_000),
+        s.intIn(TRANSFER_READ_TIMEOUT_MS, 1_000, 86_400_000),
+        s.intIn(TRANSFER_HEARTBEAT_MS, 10, 3_600_000),
+        s.intIn(TRANSFER_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE - 64), // vs. the plan: RunChecks
+        s.intIn(TRANSFER_WRITE_TIMEOUT_MS, 1_000, 86_400_000),
         s.longIn(TRANSFER_MAX_BUFFERED_BYTES, 0, Long.MAX_VALUE),
         s.intIn(TRANSFER_MAX_PENDING_CONNECTIONS, 1, 1_000_000),
         s.intIn(TRANSFER_IO_THREADS, 0, 1024),

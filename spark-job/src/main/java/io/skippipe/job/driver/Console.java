@@ -6,10 +6,12 @@ import io.skippipe.job.task.SlotAddress;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.Planner;
 import io.skippipe.scheduler.plan.PlannerConfig;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.core.Filter;
@@ -63,6 +65,26 @@ public final class Console {
   /** A one-off line. */
   public void say(String line) {
     out.println("[skippipe] " + line);
+  }
+
+  /**
+   * Runs {@link RunChecks#check} (every check that can refuse the run, and planning) as one
+   * announced phase that ends with the plan's report.
+   */
+  public RunChecks.Checked check(JobConfig cfg, String master, Map<String, String> hadoop)
+      throws IOException {
+    Phase p = begin("checking the settings and " + (!cfg.plan().planFile().isEmpty()
+        ? "reading the plan " + cfg.plan().planFile() : cfg.network().mode().equals("probe")
+        ? "the network probe's profile" : "planning " + cfg.plan().method() + " on "
+        + cfg.cluster() + " / " + cfg.model()));
+    RunChecks.Checked c = RunChecks.check(cfg, master, hadoop);
+    if (c.planned() != null) {
+      planned(p, c.planned().plan());
+    } else {
+      p.done("settings checked" + (c.dir().start() == RunDirectory.Start.FINISHED ? ""
+          : "; the plan follows the network probe"));
+    }
+    return c;
   }
 
   /** Announces planning: on the configured cluster, on the measured network, or a plan.file. */

@@ -122,14 +122,42 @@ public final class JobPlanning {
           plan = Planner.plan(cluster, model, plannerConfig(cfg));
         }
       } catch (PlanningException e) {
-        throw new ConfigException(ConfigKeys.PLAN_METHOD.name(), cfg.plan().method(),
-            "the planner rejected this setup: " + e.getMessage(),
-            "change the cluster, model or plan.* settings as the planner says");
+        throw rejected(cfg, e);
       }
     }
     Validated v = validate(plan, key, source);
     String json = PlanCodec.toJsonString(v.plan());
     return new PlannedRun(v.plan(), json, sha256(json), v.warnings(), tuneJson);
+  }
+
+  /**
+   * A planner rejection as a {@link ConfigException} naming the setting that causes it: the path
+   * length or skip ratio, the model, or the cluster profile; the method for the rest.
+   */
+  static ConfigException rejected(JobConfig cfg, PlanningException e) {
+    String subject = e.subject();
+    ConfigKeys.Key key;
+    String value;
+    if (subject.startsWith("path length")) {
+      key = ConfigKeys.PLAN_PATH_LENGTH;
+      value = "" + cfg.plan().pathLength();
+    } else if (subject.startsWith("skip ratio")) {
+      key = ConfigKeys.PLAN_SKIP_RATIO;
+      value = "" + cfg.plan().skipRatio();
+    } else if (subject.startsWith("model ")) {
+      key = ConfigKeys.MODEL;
+      value = cfg.model();
+    } else if (subject.startsWith("cluster ") || subject.startsWith("node ")
+        || subject.startsWith("link ") || subject.startsWith("live nodes")) {
+      key = ConfigKeys.CLUSTER;
+      value = cfg.cluster();
+    } else {
+      key = ConfigKeys.PLAN_METHOD;
+      value = cfg.plan().method();
+    }
+    return new ConfigException(key.name(), value, "the planner rejected this setup: "
+        + e.getMessage(), "change " + key.name() + " (or the other plan.* settings) as the"
+        + " planner says");
   }
 
   /** The planner settings of the job: method, seed, path length (or skip ratio), defaults. */

@@ -176,8 +176,7 @@ public final class StageTask {
     StageModel model = StageModel.create(llama, stageIndex, cfg.seed(), StageOptions.defaults()
         .withDevice(device).withPrecision(cfg.compute().stagePrecision())
         .withActivationCheckpointing(cfg.compute().activationCheckpointing()));
-    AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
-        cfg.train().epsilon(), cfg.train().weightDecay()));
+    AdamW opt = new AdamW(model, cfg.train().adamW());
     try {
       if (spec.resumeStep() >= 0) {
         StageState.load(store, spec.resumeStep(), stageIndex, 0, model, opt);

@@ -76,7 +76,7 @@ class TrainingEvalTest {
     assertTrue(printed.contains("[skippipe] eval step 1: perplexity")
         && printed.contains("[skippipe] eval step 2: perplexity"), printed);
     // the console announces every phase, then ends with the timeline
-    for (String phase : List.of("[skippipe] reading the plan ", "[skippipe] planned skippipe on"
+    for (String phase : List.of("[skippipe] checking the settings and reading the plan ", "[skippipe] planned skippipe on"
         + " toy-6 / toy: predicted iteration", "vs ", "[skippipe] preparing data from ",
         "[skippipe] data: ", "[skippipe] rendezvous of 6 task slots ...",
         "[skippipe] rendezvous: 6 task slots on 1 executor", "[skippipe] training 2 iterations in"
