@@ -27,7 +27,8 @@ public record JobConfig(
     TransferConfig transfer,
     ComputeSettings compute,
     boolean progress,
-    FailureHook failAt)
+    FailureHook failAt,
+    EvalSettings eval)
     implements Serializable {
 
   /**
@@ -115,6 +116,43 @@ public record JobConfig(
   /** Checkpoint location, cadence and retention. */
   public record CheckpointSettings(String dir, int everyIterations, int keep, boolean resume)
       implements Serializable {}
+
+  /**
+   * Layer-omission evaluation during training ({@code spark.skippipe.eval.*}, see {@code
+   * eval.TrainingEval}).
+   *
+   * @param everyCommits evaluate after every N-th checkpoint commit; 0 = off
+   * @param sequences held-out sequences per evaluation
+   * @param halfSubsets seeded half-omitted subsets
+   * @param omitStages further omitted-stage sets
+   * @param data held-out text URI; empty = the bundled validation split
+   */
+  public record EvalSettings(int everyCommits, int sequences, int halfSubsets,
+      java.util.List<java.util.Set<Integer>> omitStages, String data) implements Serializable {
+    public EvalSettings {
+      omitStages = java.util.List.copyOf(omitStages);
+    }
+
+    static java.util.List<java.util.Set<Integer>> parseSets(String v) {
+      java.util.List<java.util.Set<Integer>> sets = new java.util.ArrayList<>();
+      for (String set : v.split(";")) {
+        if (set.isBlank()) {
+          continue;
+        }
+        java.util.Set<Integer> stages = new java.util.TreeSet<>();
+        for (String x : set.split(",")) {
+          try {
+            stages.add(Integer.parseInt(x.trim()));
+          } catch (NumberFormatException e) {
+            throw new ConfigException(EVAL_OMIT_STAGES.name(), v, "must be stage numbers, ','"
+                + " within a set and ';' between sets", "write e.g. 2,4;3");
+          }
+        }
+        sets.add(java.util.Set.copyOf(stages));
+      }
+      return sets;
+    }
+  }
 
   /** The test hook: node {@code node}'s task throws once at {@code iteration} of {@code chunk}. */
   public record FailureHook(int chunk, int iteration, int node) implements Serializable {
@@ -241,6 +279,9 @@ public record JobConfig(
         s.bool(TRAIN_ACTIVATION_CHECKPOINTING));
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
         Long.MAX_VALUE), model, modelSettings, cluster, plan, network, data, train, checkpoint, transfer,
-        compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)));
+        compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),
+        new EvalSettings(s.intIn(EVAL_EVERY_COMMITS, 0, 1_000_000),
+            s.intIn(EVAL_SEQUENCES, 1, 1_000_000), s.intIn(EVAL_HALF_SUBSETS, 0, 1000),
+            EvalSettings.parseSets(s.string(EVAL_OMIT_STAGES)), s.string(EVAL_DATA)));
   }
 }

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.LongConsumer;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +62,15 @@ public final class ChunkedTraining {
    */
   public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
       ChunkListener afterChunk) throws IOException {
+    return train(jsc, setup, store, afterChunk, step -> {});
+  }
+
+  /**
+   * {@link #train(JavaSparkContext, RunSetup, CheckpointStore, ChunkListener)}, calling {@code
+   * afterCommit} with each step right after its commit (before retention prunes older steps).
+   */
+  public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
+      ChunkListener afterChunk, LongConsumer afterCommit) throws IOException {
     JobConfig cfg = setup.config();
     int total = cfg.train().iterations();
     int chunkSize = cfg.train().chunkIterations();
@@ -99,6 +109,7 @@ public final class ChunkedTraining {
       for (long s = step + 1; s <= end; s++) {
         if (s == end || (every > 0 && s % every == 0)) {
           store.commit(s, setup.lineage(), setup.planHash());
+          afterCommit.accept(s);
         }
       }
       store.retain(setup.lineage(), cfg.checkpoint().keep());

@@ -17,10 +17,8 @@ import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -36,7 +34,7 @@ import org.apache.hadoop.fs.FileSystem;
  * {@code special_tokens_map.json}) that {@code LlamaForCausalLM.from_pretrained} and {@code
  * AutoTokenizer.from_pretrained} read.
  *
- * <p>The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
+ * <p>The command line is {@code io.skippipe.job.cli.ExportCommand}. The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
  * {@code step-NNNNNN} directory (which must be committed). Each stage's weights are read from replica
  * 0 ({@code step-N/stage-SS/replica-0/}{@link StageState#WEIGHTS}, as the stage tasks write them);
  * the replicas of a stage hold the same weights after each step's all-reduce. The model spec comes from {@code --model}, or
@@ -48,56 +46,11 @@ import org.apache.hadoop.fs.FileSystem;
 public final class CheckpointExport {
   private CheckpointExport() {}
 
-  static final String USAGE = "usage: bin/skippipe export --checkpoint DIR --out DIR [--model M]"
-      + " [--tokenizer tokenizer.json] [--max-shard-bytes N]";
   private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** What was exported. */
   public record Result(long step, int stages, long parameters, List<String> files) {}
-
-  /** Parses the command line ({@code export} already removed) and exports; returns the exit code. */
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    String checkpoint = null;
-    String outDir = null;
-    String model = null;
-    String tokenizer = null;
-    long maxShardBytes = ModelExport.DEFAULT_MAX_SHARD_BYTES;
-    try {
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (a.equals("-h") || a.equals("--help")) {
-          out.println(USAGE);
-          return 0;
-        }
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException("option " + a + " needs a value");
-        }
-        String v = args[++i];
-        switch (a) {
-          case "--checkpoint" -> checkpoint = v;
-          case "--out" -> outDir = v;
-          case "--model" -> model = v;
-          case "--tokenizer" -> tokenizer = v;
-          case "--max-shard-bytes" -> maxShardBytes = positiveLong(a, v);
-          default -> throw new IllegalArgumentException("unknown option " + a);
-        }
-      }
-      if (checkpoint == null || outDir == null) {
-        throw new IllegalArgumentException("--checkpoint and --out are required");
-      }
-      Result r = export(checkpoint, Paths.get(outDir), model, tokenizer, maxShardBytes);
-      out.printf("exported step %d (%d stages, %,d parameters) of %s to %s: %s%n", r.step(),
-          r.stages(), r.parameters(), checkpoint, outDir, String.join(", ", r.files()));
-      return 0;
-    } catch (IllegalArgumentException e) {
-      err.println("skippipe export: " + e.getMessage() + "\n" + USAGE);
-      return 2;
-    } catch (IOException | RuntimeException e) {
-      err.println("skippipe export: failed: " + e);
-      return 1;
-    }
-  }
 
   /**
    * Exports the checkpoint {@code checkpoint} (root or step directory; any Hadoop URI or path) to
@@ -236,17 +189,5 @@ public final class CheckpointExport {
     g.put("eos_token_id", hf.eosTokenId());
     g.put("pad_token_id", hf.padTokenId());
     Files.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(g));
-  }
-
-  private static long positiveLong(String option, String v) {
-    try {
-      long n = Long.parseLong(v);
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(option + " must be a positive integer, was '" + v + "'");
   }
 }
