@@ -24,7 +24,7 @@ import io.skippipe.job.eval.TrainingEval;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.job.task.ExecutorSlots;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.ModelInit;
 import io.skippipe.job.task.NetworkProbe;
 import io.skippipe.job.task.Rendezvous;
 import io.skippipe.job.task.SlotAddress;
@@ -172,7 +172,8 @@ public final class SkipPipeJob {
         console.planned(planning, planned.plan());
       }
       Plan plan = planned.plan();
-      TrainingEval eval = TrainingEval.create(cfg, Models.llama(plan.model()), hadoop, out);
+      TrainingEval eval = TrainingEval.create(cfg, ModelInit.llama(cfg, plan.model(), conf), hadoop,
+          out);
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
       planned.warnings().forEach(out::println);
       if (planned.tuneJson() != null) {

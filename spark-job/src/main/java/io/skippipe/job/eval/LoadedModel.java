@@ -1,5 +1,6 @@
 package io.skippipe.job.eval;
 
+import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
@@ -54,8 +55,8 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
   /**
    * Resolves {@code checkpoint} (a checkpoint root such as {@code RUN_DIR/checkpoints}, or one
    * {@code step-NNNNNN} directory; any Hadoop URI) to a committed step: {@code step} if given, else
-   * the step directory's, else the newest committed one. The model spec is {@code model} (a preset
-   * or spec file) or the {@code "model"} of {@code RUN_DIR/plan.json} next to the root.
+   * the step directory's, else the newest committed one. The model is {@code model} (a preset or
+   * spec file), else {@link #checkpointModel}.
    *
    * @throws IllegalArgumentException when nothing is committed there, the step is not committed,
    *     or no model spec can be found (each message names the fix)
@@ -91,7 +92,7 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
       chosen = latest.get().step();
     }
     LlamaConfig cfg = model != null ? Models.llama(Presets.model(model))
-        : modelFromPlan(rootPath, conf);
+        : checkpointModel(store, chosen, conf);
     return new CheckpointStep(root, chosen, cfg);
   }
 
@@ -143,10 +144,8 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
       throw new IllegalArgumentException("--layers-per-stage " + layersPerStage + " does not"
           + " divide the model's " + c.numHiddenLayers() + " layers; choose a divisor");
     }
-    LlamaConfig cfg = new LlamaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numAttentionHeads(),
-        c.numKeyValueHeads(), c.intermediateSize(), c.vocabSize(),
-        seqLen != null ? seqLen : c.maxPositionEmbeddings(), layersPerStage, c.rmsNormEps(),
-        c.ropeTheta());
+    LlamaConfig cfg = c.llamaConfig(seqLen != null ? seqLen : c.maxPositionEmbeddings(),
+        layersPerStage);
     Map<String, float[]> all = new LinkedHashMap<>();
     hf.weights().forEach((k, v) -> all.put(k, v.data()));
     List<Map<String, float[]>> perStage = new ArrayList<>();
@@ -197,13 +196,27 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
     return stages;
   }
 
-  private static LlamaConfig modelFromPlan(org.apache.hadoop.fs.Path root, Configuration conf)
+  /**
+   * The model a committed step holds: the architecture it records ({@link
+   * StageState#recordedModel}: RoPE theta, RMSNorm epsilon and tied embeddings included), or, for
+   * checkpoints written before it was recorded, the {@code "model"} of {@code RUN_DIR/plan.json}
+   * next to the checkpoint root.
+   *
+   * @throws IllegalArgumentException when neither exists (the message names {@code --model})
+   */
+  public static LlamaConfig checkpointModel(CheckpointStore store, long step, Configuration conf)
       throws IOException {
-    org.apache.hadoop.fs.Path plan = new org.apache.hadoop.fs.Path(root.getParent(), "plan.json");
+    LlamaConfig recorded = StageState.recordedModel(store, step);
+    if (recorded != null) {
+      return recorded;
+    }
+    org.apache.hadoop.fs.Path plan = new org.apache.hadoop.fs.Path(
+        new org.apache.hadoop.fs.Path(store.root()).getParent(), "plan.json");
     FileSystem fs = plan.getFileSystem(conf);
     if (!fs.exists(plan)) {
-      throw new IllegalArgumentException("no --model given and no " + plan + " to read the model"
-          + " spec from; pass --model PRESET_OR_JSON (the spark.skippipe.model of the run)");
+      throw new IllegalArgumentException("no --model given, no model recorded in step " + step
+          + " and no " + plan + " to read the model spec from; pass --model PRESET_OR_JSON (the"
+          + " spark.skippipe.model of the run)");
     }
     try (InputStream in = fs.open(plan)) {
       return Models.llama(PlanCodec.read(in, plan.toString()).model());

@@ -1,15 +1,14 @@
 package io.skippipe.job.export;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
+import io.skippipe.job.driver.DataPrep;
+import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
-import io.skippipe.job.driver.DataPrep;
 import io.skippipe.model.data.Corpus;
 import io.skippipe.model.data.HfTokenizerFiles;
 import io.skippipe.model.data.TextTokenizer;
@@ -85,8 +84,8 @@ public final class CheckpointExport {
       step = latest.get().step();
     }
 
-    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : recordedModel(store, step, root,
-        conf);
+    LlamaConfig cfg = model != null ? LlamaConfig.preset(model)
+        : LoadedModel.checkpointModel(store, step, conf);
     RunTokenizer tokenizer = runTokenizer(root, tokenizerJson, cfg, conf);
     TextTokenizer.SpecialTokens special = tokenizer.special();
     // The packer starts every document with the end-of-text token: it is the model's BOS too.
@@ -140,46 +139,6 @@ public final class CheckpointExport {
 
   /** A tokenizer.json's bytes and its special tokens. */
   private record RunTokenizer(byte[] json, TextTokenizer.SpecialTokens special) {}
-
-  /**
-   * The model the checkpoint records: the config in stage 0's weights file (the whole architecture,
-   * including RoPE theta, RMSNorm epsilon and tied embeddings), or, for checkpoints written before
-   * it was recorded, the run's plan.json.
-   */
-  private static LlamaConfig recordedModel(CheckpointStore store, long step, String root,
-      Configuration conf) throws IOException {
-    String stage0 = CheckpointStore.replicaFile(0, 0, StageState.WEIGHTS);
-    try (InputStream in = store.open(step, stage0)) {
-      LlamaConfig recorded = io.skippipe.model.weights.StageCheckpoint.modelOf(in,
-          StageState.where(store, step, stage0));
-      return recorded != null ? recorded : modelFromPlan(root, conf);
-    }
-  }
-
-  /** The model spec recorded in RUN_DIR/plan.json, RUN_DIR being the checkpoint root's parent. */
-  private static LlamaConfig modelFromPlan(String root, Configuration conf) throws IOException {
-    org.apache.hadoop.fs.Path plan = new org.apache.hadoop.fs.Path(
-        new org.apache.hadoop.fs.Path(root).getParent(), "plan.json");
-    FileSystem fs = plan.getFileSystem(conf);
-    if (!fs.exists(plan)) {
-      throw new IllegalArgumentException("no --model given and no " + plan + " to read the model"
-          + " spec from; pass --model PRESET_OR_JSON (the spark.skippipe.model of the run)");
-    }
-    JsonNode model;
-    try (InputStream in = fs.open(plan)) {
-      model = JSON.readTree(in).get("model");
-    }
-    if (model == null || !model.isObject()) {
-      throw new IllegalArgumentException(plan + " has no \"model\" object; pass --model");
-    }
-    Path spec = Files.createTempFile("skippipe-model", ".json");
-    try {
-      Files.write(spec, JSON.writeValueAsBytes(model));
-      return LlamaConfig.fromJson(spec);
-    } finally {
-      Files.deleteIfExists(spec);
-    }
-  }
 
   /** {@code generation_config.json}: the token ids generation starts and stops with. */
   private static void writeGenerationConfig(Path file, HfConfig hf) throws IOException {

@@ -197,7 +197,11 @@ public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageMode
       if (!it.hasNext()) {
         return done.iterator();
       }
-      List<StageModel> stages = loadStages(root, step, llama(new ObjectMapper(), spec));
+      // the architecture the checkpoint records (RoPE theta, tied embeddings), else the fit's spec
+      LlamaConfig recorded = io.skippipe.job.checkpoint.StageState.recordedModel(
+          new io.skippipe.job.checkpoint.HadoopCheckpointStore(root, HadoopConfs.current()), step);
+      List<StageModel> stages = loadStages(root, step,
+          recorded != null ? recorded : llama(new ObjectMapper(), spec));
       try {
         RowLoss loss = new RowLoss(stages, omitted);
         while (it.hasNext()) {
