@@ -80,7 +80,7 @@ public final class StageTask {
     boolean reused = false;
     try {
       ComputeThreads.apply(ComputeThreads.resolve(cfg.train().intraOpThreads(),
-          org.apache.spark.TaskContext.get()));
+          org.apache.spark.TaskContext.get()), cfg.train().interOpThreads());
       reused = prepareStage(spec, slot, plan, node, stageIndex, replica, store, hadoop);
       ExecutorSlots.CachedStage st = slot.cached;
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
