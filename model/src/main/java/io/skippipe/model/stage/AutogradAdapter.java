@@ -192,6 +192,35 @@ public final class AutogradAdapter {
         });
   }
 
+  /**
+   * Whether every element of float32 {@code a} is finite, tested in libtorch (temporaries closed):
+   * no host copy, no Java loop. First one reduction, {@code a.sum()}: a NaN or an infinity makes it NaN or
+   * infinite, so a finite sum settles it in one pass; only a non-finite sum (a bad element, or a
+   * float32 overflow of the sum of finite ones) is checked element-wise ({@code
+   * isNaN().logicalOr(isInfinite()).any()}).
+   */
+  public static boolean allFinite(NDArray a) {
+    return withoutGrad(
+        () -> {
+          try (NDManager tmp = a.getManager().newSubManager()) {
+            NDArray sum = a.sum();
+            sum.attach(tmp);
+            if (Float.isFinite(sum.getFloat())) {
+              return true;
+            }
+            NDArray nan = a.isNaN();
+            nan.attach(tmp);
+            NDArray inf = a.isInfinite();
+            inf.attach(tmp);
+            NDArray either = nan.logicalOr(inf);
+            either.attach(tmp);
+            NDArray any = either.any();
+            any.attach(tmp);
+            return !any.getBoolean();
+          }
+        });
+  }
+
   /** Sum of squares of {@code a}'s entries (computed in its dtype, returned as double). */
   public static double sumOfSquares(NDArray a) {
     return withoutGrad(

@@ -506,27 +506,12 @@ public final class StageModel implements AutoCloseable {
   }
 
   /**
-   * Throws when {@code a} holds a NaN or an infinity: the test runs in libtorch ({@code
-   * isNaN().logicalOr(isInfinite()).any()}); only then is the first bad element looked up on the
-   * host, for the message.
+   * Throws when {@code a} holds a NaN or an infinity: the test runs in libtorch ({@link
+   * AutogradAdapter#allFinite}); only then is the first bad element looked up on the host, for the
+   * message.
    */
   private void requireFinite(NDArray a, String what, int microbatch) {
-    boolean bad =
-        AutogradAdapter.withoutGrad(
-            () -> {
-              try (NDManager tmp = a.getManager().newSubManager()) {
-                NDArray nan = a.isNaN();
-                nan.attach(tmp);
-                NDArray inf = a.isInfinite();
-                inf.attach(tmp);
-                NDArray either = nan.logicalOr(inf);
-                either.attach(tmp);
-                NDArray any = either.any();
-                any.attach(tmp);
-                return any.getBoolean();
-              }
-            });
-    if (!bad) {
+    if (AutogradAdapter.allFinite(a)) {
       return;
     }
     String where =
@@ -541,7 +526,8 @@ public final class StageModel implements AutoCloseable {
               }
               return "a non-finite value";
             });
-    throw new NonFiniteException(stage, what + " of microbatch " + microbatch + " produced " + where);
+    throw new NonFiniteException(
+        stage, what + " of microbatch " + microbatch + " produced " + where);
   }
 
   /** Activation checkpointing: the forward again from the kept input, with grad mode on. */
