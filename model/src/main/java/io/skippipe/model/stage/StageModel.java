@@ -27,7 +27,16 @@ import java.util.function.IntFunction;
  * there (embedding, then stage 0's layers), visits the other stages of its path in path order and
  * comes back to stage 0 for the final norm, the LM head and the loss; backward mirrors it.
  *
- * <h2>Host-buffer API (what the runtime calls; buffers are row-major float32/int32)</h2>
+ * <h2>Host API (what the runtime calls)</h2>
+ *
+ * <p>Each call comes in two forms with one implementation: host arrays ({@code float[]} float32
+ * values, {@code int[]} token ids; the single-process trainer and tests), and buffers in the
+ * stage's wire form ({@link Precision#encode}: little-endian float32, or bfloat16 in {@link
+ * Precision#BF16}; the runtime). A buffer call writes its result straight from the tensor's memory
+ * into a buffer its {@code IntFunction<ByteBuffer>} hands out (the transfer's pool), after a
+ * finiteness check in libtorch ({@link NonFiniteException}), and makes its input tensor from the
+ * given buffer with one clone, so an activation crosses a hop with two bulk copies (see
+ * docs/BENCHMARKS.md, "Block transfer").
  *
  * <ul>
  *   <li>{@link #forwardTokens(int, int[])} — stage 0: input ids {@code [B,T]} → hidden {@code
@@ -39,8 +48,7 @@ import java.util.function.IntFunction;
  *       w.r.t. the incoming hidden state (to be sent to the last stage of the path, or passed to
  *       this stage's own {@link #backward} when the path is [0]).
  *   <li>{@link #backward(int, float[])} — gradient w.r.t. this stage's output → gradient w.r.t. its
- *       input (stage 0: empty array; the gradient ends in the embedding). Closes the microbatch's
- *       scope.
+ *       input (stage 0: empty; the gradient ends in the embedding). Closes the microbatch's scope.
  * </ul>
  *
  * <p>Each forward opens a {@link MicrobatchScope} keyed by the microbatch id; several may be in

@@ -24,10 +24,11 @@ import java.util.SplittableRandom;
  *       block's buffer wrapped by libtorch and cloned once ({@code owned(ByteBuffer)}).
  * </ul>
  *
- * <p>Command (from the repository root, after {@code mvn -o -pl spark-job -am test-compile}):
- * {@code java -cp spark-job/target/test-classes:spark-job/target/classes:model/target/classes:$(cat
- * cp.txt) io.skippipe.job.transfer.HopCopyBench [B T D rounds hopsPerRound]} with {@code cp.txt}
- * from {@code mvn -o -q -pl spark-job dependency:build-classpath -Dmdep.outputFile=cp.txt}.
+ * <p>Command (from the repository root): {@code mvn -o -q -pl spark-job -am test-compile
+ * dependency:build-classpath -Dmdep.outputFile=$PWD/cp.txt}, then {@code java
+ * -Dai.djl.pytorch.num_threads=1 -cp spark-job/target/test-classes:spark-job/target/classes:
+ * model/target/classes:scheduler/target/classes:$(cat cp.txt) io.skippipe.job.transfer.HopCopyBench
+ * [B T D rounds hopsPerRound]} (no space in the class path; numbers in docs/BENCHMARKS.md).
  * Defaults: llama-500m's activation B=1, T=128, D=1280, 15 rounds of 200 hops.
  */
 public final class HopCopyBench {
