@@ -194,9 +194,9 @@ public final class AutogradAdapter {
 
   /**
    * Whether every element of float32 {@code a} is finite, tested in libtorch (temporaries closed):
-   * no host copy, no Java loop. First one reduction, {@code a.sum()}: a NaN or an infinity makes it NaN or
-   * infinite, so a finite sum settles it in one pass; only a non-finite sum (a bad element, or a
-   * float32 overflow of the sum of finite ones) is checked element-wise ({@code
+   * no host copy, no Java loop. First one reduction, {@code a.sum()}: a NaN or an infinity makes
+   * it NaN or infinite, so a finite sum settles it in one pass; only a non-finite sum (a bad
+   * element, or a float32 overflow of the sum of finite ones) is checked element-wise ({@code
    * isNaN().logicalOr(isInfinite()).any()}).
    */
   public static boolean allFinite(NDArray a) {

@@ -274,7 +274,11 @@ public final class StageModel implements AutoCloseable {
   }
 
   private <G> LossResult<G> runLoss(
-      int microbatch, HostInput hiddenIn, int[] targets, float lossScale, Function<NDArray, G> host) {
+      int microbatch,
+      HostInput hiddenIn,
+      int[] targets,
+      float lossScale,
+      Function<NDArray, G> host) {
     requireStageZero("lossAndBackwardStart");
     int batch = hiddenIn.batch();
     if (targets.length != batch * config.seqLen()) {

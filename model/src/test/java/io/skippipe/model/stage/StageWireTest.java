@@ -129,7 +129,8 @@ class StageWireTest {
           assertThrows(
               NonFiniteException.class,
               () -> s0.lossAndBackwardStart(0, inf, b.targets(), 1f, DIRECT));
-      assertTrue(loss.problem().startsWith("loss gradient of microbatch 0 produced NaN at element "),
+      assertTrue(
+          loss.problem().startsWith("loss gradient of microbatch 0 produced NaN at element "),
           loss.problem());
     }
   }

@@ -89,7 +89,8 @@ public final class HopCopyBench {
         throw new IllegalStateException("element " + i);
       }
     }
-    try (Block block = Block.ofFloats(BlockType.ACTIVATION, 1, 0, 0, 0, 1, host, shape.getShape())) {
+    try (Block block =
+        Block.ofFloats(BlockType.ACTIVATION, 1, 0, 0, 0, 1, host, shape.getShape())) {
       return AutogradAdapter.owned(m, block.floats(), shape);
     }
   }
