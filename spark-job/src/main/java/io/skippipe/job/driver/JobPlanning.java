@@ -93,6 +93,15 @@ public final class JobPlanning {
    */
   public static PlannedRun plan(JobConfig cfg, ClusterProfile measured,
       Function<String, byte[]> readUri) {
+    return plan(cfg, measured, readUri, plannerConfig(cfg));
+  }
+
+  /**
+   * As {@link #plan(JobConfig, ClusterProfile, Function)} with the given planner settings
+   * ({@link #plannerConfig} of the job, or the same with smaller search budgets in tests).
+   */
+  static PlannedRun plan(JobConfig cfg, ClusterProfile measured,
+      Function<String, byte[]> readUri, PlannerConfig settings) {
     Plan plan;
     String key;
     String source;
@@ -116,12 +125,11 @@ public final class JobPlanning {
       source = cfg.plan().method();
       try {
         if (cfg.plan().tune()) {
-          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, plannerConfig(cfg),
-              readUri);
+          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, settings, readUri);
           plan = t.plan();
           tuneJson = t.reportJson();
         } else {
-          plan = Planner.plan(cluster, model, plannerConfig(cfg));
+          plan = Planner.plan(cluster, model, settings);
         }
       } catch (PlanningException e) {
         throw rejected(cfg, e);
