@@ -177,30 +177,6 @@ class TunerTest {
     assertEquals(20_000, c.sampleLayersTo(c.loss(20_000)), 1e-6);
   }
 
-  /**
-   * The throughput-only tuning the job runs with plan.skipRatio=auto, on every shipped preset
-   * (to keep the test fast: every path length, with the default swaps and the nodes' memory).
-   */
-  @Test
-  void autoOnEveryShippedPresetGivesAValidPlan() {
-    Map<String, String> models = Map.of("geo-distributed-gcp-20", "llama-500m",
-        "single-cluster-20", "llama-500m", "five-clusters-20", "llama-1.5b",
-        "geo-distributed-gcp-42", "llama-8b", "laptop-geo-12", "llama-tiny",
-        "laptop-geo-12-gcp500m", "llama-tiny");
-    assertEquals(Presets.names("clusters").stream().sorted().toList(),
-        models.keySet().stream().sorted().toList(), "a preset without a model here");
-    for (var e : models.entrySet()) {
-      ClusterProfile c = Presets.cluster(e.getKey());
-      ModelSpec m = Presets.model(e.getValue());
-      List<Tuner.Candidate> space = Tuner.admissible(c, m).stream()
-          .filter(x -> x.memory() == c.nodes().get(0).memoryMicrobatches() && x.maxSwaps() == 2)
-          .toList();
-      Tuner.Exploration ex = Tuner.explore(c, m, quick(), space);
-      Tuner.Decision d = Tuner.throughputOnly(ex.frontier(), 1.0 / 3);
-      var plan = d.choice().plan();
-      ValidationReport r = ScheduleValidator.check(plan, Simulator.run(plan).spans());
-      assertTrue(r.ok(), e + ": " + r.violations());
-      assertTrue(d.choice().skipRatio() <= 1.0 / 3 + 1e-9, e.toString());
-    }
-  }
+  // auto on every shipped preset: spark-job's AutoTuningPresetsTest (through the job's own
+  // planning step, the whole space, and the run directory's record)
 }

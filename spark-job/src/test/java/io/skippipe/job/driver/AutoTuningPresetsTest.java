@@ -33,8 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code spark.skippipe.plan.skipRatio=auto} through the job's own planning step ({@link
  * JobPlanning#plan}: model fit, {@link JobTuning}, validation, hash) and its recording in the run
  * directory ({@link SkipPipeJob#record}), without Spark, on every shipped cluster preset. The
- * planner's search budgets are reduced (GCMA 10×60, 8 skip-aware evaluations, CBS 200 nodes) to
- * keep the test short; everything else is the job's path.
+ * planner's search budgets are cut to the bone (GCMA 4×20, no skip-aware search, CBS 40 nodes,
+ * 1 goal, 2 children) to keep the test short: the test checks validity and what is recorded, not
+ * plan quality; everything else is the job's path.
  */
 class AutoTuningPresetsTest {
   @TempDir Path dir;
@@ -47,8 +48,8 @@ class AutoTuningPresetsTest {
 
   static PlannerConfig quick(JobConfig cfg) {
     PlannerConfig d = JobPlanning.plannerConfig(cfg);
-    return d.withAllocation(d.allocation().withGcma(10, 60).withEvaluations(8))
-        .withRouting(new PlannerConfig.Routing(200, 2, 3));
+    return d.withAllocation(d.allocation().withGcma(4, 20).withEvaluations(0))
+        .withRouting(new PlannerConfig.Routing(40, 1, 2));
   }
 
   /** Plans with auto and records; returns the recorded tune.json, checked against plan.json. */
@@ -124,5 +125,41 @@ class AutoTuningPresetsTest {
         assertEquals(given, f.get("activationCheckpointing").asBoolean(), f.toString());
       }
     }
+  }
+
+  /**
+   * A given plan.json and the setting: a plan made with checkpointing keeps it, and an explicit
+   * {@code false} is refused naming the key; a plan made without gets it when the setting is true,
+   * and its prediction is re-simulated with the longer backwards.
+   */
+  @Test
+  void aGivenPlanFollowsOrRefusesTheSetting() throws Exception {
+    JobConfig plain = JobPlanningTest.cfg();
+    PlannerConfig q = quick(plain);
+    ClusterProfile c = Presets.cluster("laptop-geo-12");
+    ModelSpec tiny = Presets.model("llama-tiny");
+    Path on = dir.resolve("on.json");
+    Path off = dir.resolve("off.json");
+    Plan planOn = io.skippipe.scheduler.plan.Planner.plan(c,
+        tiny.withActivationCheckpointing(true), q);
+    Plan planOff = io.skippipe.scheduler.plan.Planner.plan(c, tiny, q);
+    Files.writeString(on, PlanCodec.toJsonString(planOn));
+    Files.writeString(off, PlanCodec.toJsonString(planOff));
+    String key = "spark.skippipe.train.activationCheckpointing";
+    assertTrue(JobPlanning.plan(JobPlanningTest.cfg("spark.skippipe.plan.file", on.toString()),
+        JobPlanningTest.READ).plan().model().activationCheckpointing());
+    var e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.skippipe.job.config.ConfigException.class, () -> JobPlanning.plan(JobPlanningTest.cfg(
+            "spark.skippipe.plan.file", on.toString(), key, "false"), JobPlanningTest.READ));
+    assertEquals(key, e.key());
+    JobPlanning.PlannedRun up = JobPlanning.plan(JobPlanningTest.cfg(
+        "spark.skippipe.plan.file", off.toString(), key, "true"), JobPlanningTest.READ);
+    assertTrue(up.plan().model().activationCheckpointing());
+    assertEquals(planOff.stages(), up.plan().stages());
+    assertTrue(up.plan().pipelineSeconds() > planOff.pipelineSeconds(),
+        up.plan().pipelineSeconds() + " vs " + planOff.pipelineSeconds());
+    JobPlanning.PlannedRun same = JobPlanning.plan(JobPlanningTest.cfg(
+        "spark.skippipe.plan.file", off.toString()), JobPlanningTest.READ);
+    assertEquals(PlanCodec.toJsonString(planOff), same.json());
   }
 }
