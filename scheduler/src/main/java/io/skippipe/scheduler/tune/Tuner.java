@@ -33,9 +33,10 @@ import java.util.Map;
  * microbatches per iteration) — a ladder, so the space grows by a few caps, not by hundreds.
  * When only checkpointing on is searched, its caps 1..m are searched too.
  *
- * <p>Allocation: one skip-aware allocation per path length (with the default swaps and memory),
- * shared by that path length's swap and memory variants, which are only routed again; so the cost
- * is K−1 allocations plus one routing per configuration.
+ * <p>Allocation: one skip-aware allocation per path length (with the default swaps and memory,
+ * and the given model's checkpointing setting), shared by that path length's swap, memory and
+ * checkpointing variants, which are only routed again; so the cost is K−1 allocations plus one
+ * routing per configuration.
  */
 public final class Tuner {
   private Tuner() {}
