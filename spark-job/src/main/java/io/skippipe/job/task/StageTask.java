@@ -176,7 +176,7 @@ public final class StageTask {
     DevicePlacement.check(device);
     StageModel model = StageModel.create(llama, stageIndex, cfg.seed(), StageOptions.defaults()
         .withDevice(device).withPrecision(cfg.compute().stagePrecision())
-        .withActivationCheckpointing(cfg.compute().activationCheckpointing()));
+        .withActivationCheckpointing(plan.model().activationCheckpointing()));
     AdamW opt = new AdamW(model, cfg.train().adamW());
     try {
       if (spec.resumeStep() >= 0) {
