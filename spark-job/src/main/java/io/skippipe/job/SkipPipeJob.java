@@ -81,7 +81,13 @@ public final class SkipPipeJob {
       Map<String, String> given = skippipeKeys(conf);
       cfg = JobConfig.from(Settings.of(given));
       IgnoredSettings.of(given).forEach(w -> LOG.warn(w));
-      checked = new Console(System.out).check(cfg, conf.get("spark.master", ""), Map.of());
+      // no SparkEnv yet: the checks see the submission's spark.hadoop.* (S3 keys, HDFS settings)
+      Map<String, String> all = new HashMap<>();
+      for (Tuple2<String, String> t : conf.getAll()) {
+        all.put(t._1(), t._2());
+      }
+      checked = new Console(System.out).check(cfg, conf.get("spark.master", ""),
+          HadoopConfs.sparkHadoopKeys(all));
     } catch (ConfigException e) {
       refuse(conf, e);
       return;

@@ -6,6 +6,7 @@ import io.skippipe.job.config.Settings;
 import io.skippipe.job.config.IgnoredSettings;
 import io.skippipe.job.driver.Console;
 import io.skippipe.job.driver.RunChecks;
+import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.scheduler.cli.ExitCodes;
@@ -109,7 +110,7 @@ public final class TrainCommand implements Callable<Integer> {
     IgnoredSettings.of(skippipe).forEach(w -> err.println("skippipe train: warning: " + w));
     PrintStream out = SkipPipeCli.printStream(spec.commandLine().getOut());
     RunChecks.Checked checked = new Console(out).check(cfg,
-        settings.getOrDefault("spark.master", "local[12]"), Map.of());
+        settings.getOrDefault("spark.master", "local[12]"), HadoopConfs.sparkHadoopKeys(settings));
     if (checked.dir().start() == RunDirectory.Start.FINISHED) {
       SkipPipeJob.finished(checked.dir(), cfg, out);
       out.flush();

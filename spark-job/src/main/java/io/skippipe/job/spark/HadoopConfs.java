@@ -25,6 +25,20 @@ public final class HadoopConfs {
     return c;
   }
 
+  /**
+   * The {@code spark.hadoop.*} entries of Spark settings as Hadoop keys (the prefix removed), for
+   * Hadoop access before a SparkEnv exists (the driver's checks): S3 keys, HDFS settings.
+   */
+  public static Map<String, String> sparkHadoopKeys(Map<String, String> sparkSettings) {
+    Map<String, String> m = new java.util.LinkedHashMap<>();
+    sparkSettings.forEach((k, v) -> {
+      if (k.startsWith("spark.hadoop.")) {
+        m.put(k.substring("spark.hadoop.".length()), v);
+      }
+    });
+    return m;
+  }
+
   /** {@link #current()} plus the given Hadoop keys (e.g. fs.s3a.* in tests). */
   public static Configuration current(Map<String, String> extra) {
     Configuration c = current();
