@@ -18,10 +18,11 @@ import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
-import io.skippipe.job.task.ExecutorSlots;
-import io.skippipe.job.task.NetworkProbe;
-import io.skippipe.job.task.Rendezvous;
-import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.driver.ExecutorRoster;
+import io.skippipe.job.task.peer.NetworkProbe;
+import io.skippipe.job.task.peer.Rendezvous;
+import io.skippipe.job.task.peer.SlotAddress;
+import io.skippipe.job.task.role.ExecutorSlots;
 import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
@@ -34,8 +35,6 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,10 +55,14 @@ public final class SkipPipeJob {
 
   private SkipPipeJob() {}
 
-  /** What a run produced. */
+  /**
+   * What a run produced; {@code planHash} is the first plan's, {@code attempts} every chunk
+   * attempt (with re-plans, recoveries and failures) and {@code finalPlanHash} the last plan's.
+   */
   public record Summary(String runDir, String planHash, long firstStep, long lastStep,
       int failedAttempts, List<RunMetrics.IterationRow> iterations,
-      double predictedIterationSeconds, String checkpoint) {}
+      double predictedIterationSeconds, String checkpoint,
+      List<ChunkedTraining.AttemptRecord> attempts, String finalPlanHash) {}
 
   /** spark-submit entry point: settings come from the SparkConf ({@code --conf spark.skippipe.*}). */
   public static void main(String[] args) {
@@ -139,8 +142,9 @@ public final class SkipPipeJob {
     }
     JobPlanning.PlannedRun planned = cfg.network().mode().equals("probe") ? null
         : JobPlanning.plan(cfg, uri -> read(uri, conf));
-    checkSlots(jsc, planned != null ? planned.plan().nodeCount()
-        : JobPlanning.cluster(cfg).size());
+    checkSlots(jsc, cfg, planned != null ? planned.plan().liveNodes().size()
+        : JobPlanning.cluster(cfg).size(), planned == null, out);
+    String network = network(cfg, planned);
     // 2. the run directory holds this run from here on
     dir.begin();
     String run = "run-" + UUID.randomUUID();
@@ -164,8 +168,17 @@ public final class SkipPipeJob {
           plan.model().seqLen(), plan.model().vocab(), hadoop);
       out.println(data.summary());
       Map<Integer, String> shards = data.shards();
-      ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,
-          hadoop, probed == null ? null : probed.result().nodes());
+      Map<Integer, String> preferred = new HashMap<>();
+      List<SlotAddress> probedSlots = probed == null ? List.of() : probed.result().nodes();
+      for (int node = 0; node < probedSlots.size(); node++) {
+        preferred.put(node, probedSlots.get(node).key()); // the probe measured node i on slot i
+      }
+      ChunkedTraining.RunSetup setup = new ChunkedTraining.RunSetup(run,
+          dir.identity().lineage(), dir.resumeFrom(), dir.identity().originMicros(),
+          planned.plan(), planned.json(), planned.hash(), preferred, secret, cfg,
+          cfg.transfer().resolve(jsc.master()), cfg.checkpointRoot(), cfg.runDir(), shards,
+          hadoop, network != null ? network
+              : ProfileJson.toJson(planned.plan().cluster()).toString());
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
@@ -180,7 +193,8 @@ public final class SkipPipeJob {
     }
     Summary s = new Summary(cfg.runDir(), planned.hash(), outcome.firstStep(), outcome.lastStep(),
         outcome.failedAttempts(), metrics.rows(), planned.plan().iterationSeconds(),
-        dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()));
+        dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()),
+        outcome.attempts(), outcome.planHash());
     report(s, cfg, out);
     return s;
   }
@@ -195,7 +209,7 @@ public final class SkipPipeJob {
         cfg.train().iterations(), ConfigKeys.TRAIN_ITERATIONS.name(),
         ConfigKeys.RUN_OVERWRITE.name());
     return new Summary(cfg.runDir(), dir.resumeFrom().get().planHash(), step, step, 0,
-        List.of(), Double.NaN, checkpoint);
+        List.of(), Double.NaN, checkpoint, List.of(), dir.resumeFrom().get().planHash());
   }
 
   /** What a run's checkpoints must agree on to be resumed: the shapes of the weights. */
@@ -207,13 +221,57 @@ public final class SkipPipeJob {
     return o;
   }
 
-  private static void checkSlots(JavaSparkContext jsc, int nodes) {
-    int slots = jsc.sc().defaultParallelism();
-    if (slots < nodes) {
+  /**
+   * Counts the task slots of the executors registered now (waiting up to
+   * {@code elastic.replacementWaitMs} for {@code nodes}); refuses the run below
+   * {@code elastic.minNodes}, or below {@code nodes} when every node must be there (the probe).
+   */
+  private static void checkSlots(JavaSparkContext jsc, JobConfig cfg, int nodes, boolean all,
+      PrintStream out) {
+    List<ExecutorRoster.Executor> roster = ExecutorRoster.await(jsc, nodes,
+        cfg.elastic().replacementWaitMillis());
+    int slots = ExecutorRoster.slots(roster);
+    int need = all ? nodes : Math.min(nodes, cfg.elastic().minNodes());
+    if (slots < need) {
       throw new ConfigException("spark.master", jsc.master(), "the plan has " + nodes
-          + " nodes but Spark offers " + slots + " task slots (a barrier stage needs one per node)",
-          "use local[" + nodes + "] or enough executors x cores for " + nodes + " tasks");
+          + " nodes and Spark offers " + slots + " task slots on " + roster.size()
+          + " registered executors after waiting " + cfg.elastic().replacementWaitMillis()
+          + " ms (" + ConfigKeys.ELASTIC_REPLACEMENT_WAIT_MS.name() + "); " + (all
+          ? "network.mode=probe measures every node" : ConfigKeys.ELASTIC_MIN_NODES.name() + "="
+          + cfg.elastic().minNodes()), "use local[" + nodes + "] or executors x cores /"
+          + " spark.task.cpus >= " + nodes + ", wait longer for executors, or lower "
+          + ConfigKeys.ELASTIC_MIN_NODES.name());
     }
+    if (slots < nodes) {
+      out.printf("Spark offers %d task slots for the plan's %d nodes: training on %d, the plan"
+          + " grows when executors register (%s=%d)%n", slots, nodes, slots,
+          ConfigKeys.ELASTIC_MIN_NODES.name(), cfg.elastic().minNodes());
+    }
+  }
+
+  /**
+   * The network the emulation reproduces ({@code network.emulatedProfile}) as JSON, or null for
+   * the planning profile.
+   */
+  private static String network(JobConfig cfg, JobPlanning.PlannedRun planned) {
+    String name = cfg.elastic().emulatedProfile();
+    if (name.isEmpty()) {
+      return null;
+    }
+    ClusterProfile p;
+    try {
+      p = io.skippipe.scheduler.profile.Presets.cluster(name);
+    } catch (RuntimeException e) {
+      throw new ConfigException(ConfigKeys.NETWORK_EMULATED_PROFILE.name(), name, e.getMessage(),
+          "name a preset under conf/clusters or a cluster profile JSON file");
+    }
+    int nodes = planned != null ? planned.plan().nodeCount() : JobPlanning.cluster(cfg).size();
+    if (p.size() != nodes) {
+      throw new ConfigException(ConfigKeys.NETWORK_EMULATED_PROFILE.name(), name, "has "
+          + p.size() + " nodes, the run plans on " + nodes + " (node i of the plan stands on node"
+          + " i of the emulated network)", "give a profile with " + nodes + " nodes");
+    }
+    return ProfileJson.toJson(p).toString();
   }
 
   /** The rendezvous with its all-pairs probe and the measured profile (probe mode only). */
@@ -242,7 +300,6 @@ public final class SkipPipeJob {
           + " (the receiver drops larger frames)", "lower probeBytes or raise maxFrameBytes");
     }
     ClusterProfile base = JobPlanning.cluster(cfg);
-    checkSlots(jsc, base.size());
     int need = 2 * base.size() - 1; // per peer one request and one FINISHED, plus one answer
     if (cfg.transfer().queueCapacity() < need) {
       throw new ConfigException(ConfigKeys.TRANSFER_QUEUE_CAPACITY.name(),
@@ -261,23 +318,6 @@ public final class SkipPipeJob {
         + " %s/profile.json (plan on it: bin/skippipe plan --cluster %s/profile.json)%n",
         base.size(), (System.nanoTime() - start) / 1e9, cfg.runDir(), cfg.runDir());
     return new Probed(r, profile);
-  }
-
-  private static ChunkedTraining.RunSetup rendezvous(JavaSparkContext jsc, JobConfig cfg,
-      JobPlanning.PlannedRun planned, String run, RunDirectory dir, byte[] secret,
-      Map<Integer, String> shards, Map<String, String> hadoop, List<SlotAddress> probed) {
-    List<SlotAddress> slots = new ArrayList<>(probed != null ? probed
-        : Rendezvous.run(jsc, planned.plan().nodeCount(), run, cfg.transfer(), secret));
-    slots.sort(Comparator.comparing(SlotAddress::executorId).thenComparing(SlotAddress::slot));
-    Map<String, Integer> roles = new HashMap<>();
-    Map<Integer, SlotAddress> peers = new HashMap<>();
-    for (int node = 0; node < slots.size(); node++) {
-      roles.put(slots.get(node).key(), node);
-      peers.put(node, slots.get(node));
-    }
-    return new ChunkedTraining.RunSetup(run, dir.identity().lineage(), dir.resumeFrom(),
-        dir.identity().originMicros(), planned.json(), planned.hash(), roles, peers, secret, cfg,
-        cfg.checkpointRoot(), shards, hadoop);
   }
 
   private static byte[] secret(JobConfig cfg) {
