@@ -226,6 +226,30 @@ public record LlamaConfig(
     }
   }
 
+  /**
+   * This config as a model spec JSON object (the {@code conf/models} keys, every field written):
+   * {@link #fromJson(String, String)} reads it back equal.
+   */
+  public String toJson() {
+    com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+    o.put("dim", dim).put("layers", layers).put("heads", heads).put("kvHeads", kvHeads)
+        .put("ffnDim", ffnDim).put("vocab", vocab).put("seqLen", seqLen)
+        .put("layersPerStage", layersPerStage).put("normEps", normEps)
+        .put("ropeTheta", ropeTheta).put("tieWordEmbeddings", tieWordEmbeddings);
+    return o.toString();
+  }
+
+  /** Reads a model spec from JSON text ({@code source} names it in errors). */
+  public static LlamaConfig fromJson(String json, String source) {
+    try {
+      return fromJson(new java.io.ByteArrayInputStream(
+          json.getBytes(java.nio.charset.StandardCharsets.UTF_8)), source);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("model spec " + source + " is not valid JSON: "
+          + e.getMessage(), e);
+    }
+  }
+
   private static LlamaConfig fromJson(InputStream in, String source) throws IOException {
     JsonNode n = JSON.readTree(in);
     if (n == null || !n.isObject()) {

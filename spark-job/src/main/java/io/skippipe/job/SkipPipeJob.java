@@ -7,13 +7,16 @@ import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.ConfigKeys;
+import io.skippipe.job.config.IgnoredSettings;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.deploy.YarnResources;
 import io.skippipe.job.driver.ChunkedTraining;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
 import io.skippipe.job.driver.MetricsLog;
 import io.skippipe.job.driver.ProbeProfile;
+import io.skippipe.job.driver.RunChecks;
 import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.HadoopConfs;
@@ -42,6 +45,7 @@ import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
+import org.apache.spark.deploy.SparkHadoopUtil;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import scala.Tuple2;
@@ -51,7 +55,7 @@ import scala.Tuple2;
  * in chunks → report. Each phase is one call; DESIGN.md §6 describes them.
  */
 public final class SkipPipeJob {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SkipPipeJob.class);
 
   private SkipPipeJob() {}
 
@@ -67,37 +71,54 @@ public final class SkipPipeJob {
   /** spark-submit entry point: settings come from the SparkConf ({@code --conf spark.skippipe.*}). */
   public static void main(String[] args) {
     SparkConf conf = SparkSettings.apply(new SparkConf());
+    // On YARN, before any container is requested: the GPUs asked for exist. Thrown, not exit(2):
+    // in cluster mode YARN's report then carries the message (an exit would replace it).
+    YarnResources.checkGpus(conf, SparkHadoopUtil.get().newConfiguration(conf));
     JobConfig cfg;
-    RunDirectory dir;
+    RunChecks.Checked checked;
     try {
-      cfg = JobConfig.from(Settings.of(skippipeKeys(conf)));
-      dir = inspect(cfg, Map.of());
+      Map<String, String> given = skippipeKeys(conf);
+      cfg = JobConfig.from(Settings.of(given));
+      IgnoredSettings.of(given).forEach(w -> LOG.warn(w));
+      checked = RunChecks.check(cfg, conf.get("spark.master", ""), Map.of());
     } catch (ConfigException e) {
-      System.err.println("skippipe: " + e.getMessage());
-      System.exit(2);
+      refuse(conf, e);
       return;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    if (dir.start() == RunDirectory.Start.FINISHED) {
-      finished(dir, cfg, System.out);
+    if (checked.dir().start() == RunDirectory.Start.FINISHED) {
+      finished(checked.dir(), cfg, System.out);
       return;
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-    int exit = 0;
+    ConfigException refused = null;
     try {
-      run(spark, cfg, Map.of(), System.out, dir);
-    } catch (ConfigException e) { // a refusal found by the run's own checks: nothing was written
-      System.err.println("skippipe: " + e.getMessage());
-      exit = 2;
+      run(spark, cfg, Map.of(), System.out, checked);
+    } catch (ConfigException e) { // found once Spark runs (slots): nothing was written yet
+      refused = e;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } finally {
       spark.stop();
     }
-    if (exit != 0) {
-      System.exit(exit);
+    if (refused != null) {
+      refuse(conf, refused);
     }
+  }
+
+  /**
+   * Ends the driver for a bad setting: the message without a stack trace and exit code 2 — except
+   * in cluster deploy mode, where the driver runs inside the cluster (YARN's ApplicationMaster) and
+   * an exit would replace the message in the application report with "shutdown hook called before
+   * final status was reported": there the exception itself is the report.
+   */
+  private static void refuse(SparkConf conf, ConfigException e) {
+    if ("cluster".equals(conf.get("spark.submit.deployMode", "client"))) {
+      throw e;
+    }
+    System.err.println("skippipe: " + e.getMessage());
+    System.exit(2);
   }
 
   /** The spark.skippipe.* entries of a SparkConf. */
@@ -111,41 +132,28 @@ public final class SkipPipeJob {
     return m;
   }
 
-  /**
-   * The checks of the run directory that need no Spark (cheap enough to run before a session
-   * starts): refuses a run that may not go into it, and tells a finished run apart.
-   *
-   * @throws ConfigException naming the key, the value, the rule and the fix
-   */
-  public static RunDirectory inspect(JobConfig cfg, Map<String, String> hadoop)
-      throws IOException {
-    Configuration conf = HadoopConfs.current(hadoop);
-    ModelSpec model = JobPlanning.modelSpec(cfg, uri -> read(uri, conf));
-    return RunDirectory.inspect(cfg, modelShape(model), conf);
-  }
-
   /** Runs the job on a session; {@code hadoop} adds Hadoop keys (tests), normally empty. */
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
-    return run(spark, cfg, hadoop, out, inspect(cfg, hadoop));
+    return run(spark, cfg, hadoop, out, RunChecks.check(cfg, spark.sparkContext().master(),
+        hadoop));
   }
 
-  /** Runs the job on a session, given the run directory {@link #inspect} found. */
+  /** Runs the job on a session, given what {@link RunChecks#check} found. */
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
-      PrintStream out, RunDirectory dir) throws IOException {
+      PrintStream out, RunChecks.Checked checked) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     TransferSecurity.report(jsc.getConf(), cfg.transfer(), out);
     Configuration conf = HadoopConfs.current(hadoop);
-    // 1. every check that may refuse the run, before anything is written
+    RunDirectory dir = checked.dir();
     if (dir.start() == RunDirectory.Start.FINISHED) {
       return finished(dir, cfg, out);
     }
-    JobPlanning.PlannedRun planned = cfg.network().mode().equals("probe") ? null
-        : JobPlanning.plan(cfg, uri -> read(uri, conf));
+    JobPlanning.PlannedRun planned = checked.planned();
     checkSlots(jsc, cfg, planned != null ? planned.plan().liveNodes().size()
         : JobPlanning.cluster(cfg).size(), planned == null, out);
     String network = network(cfg, planned);
-    // 2. the run directory holds this run from here on
+    // the run directory holds this run from here on (every refusing check has passed)
     dir.begin();
     String run = "run-" + UUID.randomUUID();
     byte[] secret = secret(cfg);
@@ -212,14 +220,6 @@ public final class SkipPipeJob {
         List.of(), Double.NaN, checkpoint, List.of(), dir.resumeFrom().get().planHash());
   }
 
-  /** What a run's checkpoints must agree on to be resumed: the shapes of the weights. */
-  static JsonNode modelShape(ModelSpec m) {
-    ObjectNode o = JSON.createObjectNode();
-    o.put("dim", m.dim()).put("layers", m.layers()).put("heads", m.heads())
-        .put("kvHeads", m.kvHeads()).put("ffnDim", m.ffnDim()).put("vocab", m.vocab())
-        .put("layersPerStage", m.layersPerStage());
-    return o;
-  }
 
   /**
    * Counts the task slots of the executors registered now (waiting up to

@@ -25,7 +25,8 @@ import java.util.Set;
  * {@code <|endoftext|>} in a document is ordinary text (with our byte-level BPE: the ids of
  * {@code "<|"}, {@code "endoftext"}, {@code "|>"}) and decodes back to itself. (DJL does not expose
  * the library's {@code encode_special_tokens} switch.) Should a tokenizer's model vocabulary still
- * map text onto a special token, {@link #encode} fails naming it. Text is encoded without
+ * map text onto a special token, it is refused when loaded (the text of each special token is
+ * encoded to check) and {@link #encode} fails naming it. Text is encoded without
  * truncation, padding or added special tokens, in pieces of at most {@link
  * TextPieces#DEFAULT_MAX_CHARS} characters cut where the pre-tokenizer splits anyway (see {@link
  * TextPieces}).
@@ -81,6 +82,7 @@ public final class TextTokenizer implements AutoCloseable {
     Token eos = null;
     Token pad = null;
     List<Integer> specialIds = new ArrayList<>();
+    List<String> specialTexts = new ArrayList<>();
     ArrayNode kept = JSON.createArrayNode();
     for (JsonNode t : root.path("added_tokens")) {
       int id = t.path("id").asInt();
@@ -91,6 +93,7 @@ public final class TextTokenizer implements AutoCloseable {
         continue;
       }
       specialIds.add(id);
+      specialTexts.add(c);
       if (eos == null && EOS_NAMES.contains(c)) {
         eos = new Token(c, id);
       }
@@ -116,11 +119,19 @@ public final class TextTokenizer implements AutoCloseable {
     textOnly.set("added_tokens", kept);
     HuggingFaceTokenizer full = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
         OPTIONS);
+    HuggingFaceTokenizer textEncoder = null;
     try {
-      this.encoder = HuggingFaceTokenizer.newInstance(
+      textEncoder = HuggingFaceTokenizer.newInstance(
           new ByteArrayInputStream(JSON.writeValueAsBytes(textOnly)), OPTIONS);
+      this.encoder = textEncoder;
+      for (String c : specialTexts) {
+        encodePiece(c); // fails if the text of a special token encodes to a special token
+      }
     } catch (IOException | RuntimeException e) {
       full.close();
+      if (textEncoder != null) {
+        textEncoder.close();
+      }
       throw e;
     }
     this.hf = full;

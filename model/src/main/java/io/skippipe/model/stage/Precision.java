@@ -12,8 +12,10 @@ import java.util.Locale;
  * activation gradients cross the wire as bfloat16 (2 bytes per element instead of 4).
  *
  * <p><b>Emulated arithmetic.</b> DJL 0.36's PyTorch JNI cannot create or cast to a bfloat16 tensor
- * (its dtype switch has no bfloat16 case: {@code toType(BFLOAT16)} aborts the JVM with "terminate
- * called without an active exception", reproduced here), so the stage keeps float32 tensors holding
+ * (its dtype switch, {@code GetScalarTypeFromDType}, has no case for {@code BFLOAT16} and ends in a
+ * bare {@code throw;}: {@code toType(BFLOAT16)} or {@code zeros(..., BFLOAT16)} abort the JVM with
+ * "terminate called without an active exception"; {@code Bf16SupportTest} keeps checking it, and
+ * docs/OPERATIONS.md §3 has the details), so the stage keeps float32 tensors holding
  * bfloat16 values: numbers are rounded to bfloat16 (8 significant bits, round to nearest) at the
  * points above, and each op computes in float32 on those inputs — the numerics of bf16 GEMMs with
  * float32 accumulation, but not their speed or their halved activation memory. The wire saving is

@@ -28,6 +28,8 @@ import java.nio.file.Path;
  * @param bosTokenId id that starts a document
  * @param eosTokenId id that ends a document
  * @param padTokenId id that pads a batch (the tokenizer's pad token, or EOS when it has none)
+ * @param tieWordEmbeddings the LM head reuses the token embedding matrix ({@code
+ *     tie_word_embeddings}); the files then hold no {@code lm_head.weight}
  */
 public record HfConfig(
     int hiddenSize,
@@ -41,7 +43,8 @@ public record HfConfig(
     int maxPositionEmbeddings,
     int bosTokenId,
     int eosTokenId,
-    int padTokenId) {
+    int padTokenId,
+    boolean tieWordEmbeddings) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -85,13 +88,16 @@ public record HfConfig(
     }
   }
 
-  /** A config whose pad token is the EOS token. */
+  /**
+   * A config whose pad token is the EOS token, with a separate LM head ({@code
+   * tie_word_embeddings=false}).
+   */
   public HfConfig(int hiddenSize, int intermediateSize, int numAttentionHeads,
       int numKeyValueHeads, int numHiddenLayers, int vocabSize, double rmsNormEps,
       double ropeTheta, int maxPositionEmbeddings, int bosTokenId, int eosTokenId) {
     this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
         vocabSize, rmsNormEps, ropeTheta, maxPositionEmbeddings, bosTokenId, eosTokenId,
-        eosTokenId);
+        eosTokenId, false);
   }
 
   /** Width of one attention head. */
@@ -119,7 +125,8 @@ public record HfConfig(
   public static HfConfig from(io.skippipe.model.LlamaConfig m, int bosTokenId, int eosTokenId,
       int padTokenId) {
     return new HfConfig(m.dim(), m.ffnDim(), m.heads(), m.kvHeads(), m.layers(), m.vocab(),
-        m.normEps(), m.ropeTheta(), m.seqLen(), bosTokenId, eosTokenId, padTokenId);
+        m.normEps(), m.ropeTheta(), m.seqLen(), bosTokenId, eosTokenId, padTokenId,
+        m.tieWordEmbeddings());
   }
 
   /** The JSON object of {@code config.json}, in the key names transformers reads. */
@@ -140,7 +147,7 @@ public record HfConfig(
     o.put("hidden_act", "silu");
     o.put("attention_bias", false);
     o.put("mlp_bias", false);
-    o.put("tie_word_embeddings", false);
+    o.put("tie_word_embeddings", tieWordEmbeddings);
     o.put("torch_dtype", "float32");
     o.put("bos_token_id", bosTokenId);
     o.put("eos_token_id", eosTokenId);
@@ -180,11 +187,6 @@ public record HfConfig(
           source + " describes a " + arch.get(0).asText()
               + "; only LlamaForCausalLM is supported");
     }
-    if (o.path("tie_word_embeddings").asBoolean(false)) {
-      throw new IllegalArgumentException(
-          source + " has tie_word_embeddings=true; our models keep a separate lm_head.weight."
-              + " Untie the embeddings (copy embed_tokens into lm_head) before loading");
-    }
     int heads = required(o, "num_attention_heads", source);
     int hidden = required(o, "hidden_size", source);
     if (o.has("head_dim") && o.get("head_dim").asInt() != hidden / heads) {
@@ -193,6 +195,7 @@ public record HfConfig(
               + hidden / heads
               + "; only head_dim = hidden_size / num_attention_heads is supported");
     }
+    unsupported(o, source);
     int eos = tokenId(o.path("eos_token_id"));
     JsonNode pad = o.path("pad_token_id");
     return new HfConfig(
@@ -207,7 +210,8 @@ public record HfConfig(
         o.path("max_position_embeddings").asInt(2048),
         tokenId(o.path("bos_token_id")),
         eos,
-        pad.isMissingNode() || pad.isNull() ? eos : tokenId(pad));
+        pad.isMissingNode() || pad.isNull() ? eos : tokenId(pad),
+        o.path("tie_word_embeddings").asBoolean(false));
   }
 
   /** Reads {@code config.json} from a file. */
@@ -224,6 +228,31 @@ public record HfConfig(
       return read(new java.io.ByteArrayInputStream(bytes), "config");
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Rejects the {@code LlamaForCausalLM} options our layers do not implement, which would
+   * otherwise load without error and compute a different model: rotary scaling ({@code
+   * rope_scaling}, e.g. Llama 3.1's {@code llama3} type), biases, an activation other than SiLU.
+   */
+  private static void unsupported(JsonNode o, String source) {
+    JsonNode scaling = o.path("rope_scaling");
+    if (!scaling.isMissingNode() && !scaling.isNull()) {
+      throw new IllegalArgumentException(source + " has rope_scaling " + scaling + "; SkipPipe's"
+          + " rotary embedding has no scaling (only rope_theta). Use a model without rope_scaling,"
+          + " or remove it from config.json only if you accept a different model at long context");
+    }
+    for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
+      if (o.path(bias).asBoolean(false)) {
+        throw new IllegalArgumentException(source + " has " + bias + "=true; SkipPipe's layers"
+            + " have no biases (as LLaMA). Use a model without biases");
+      }
+    }
+    String act = o.path("hidden_act").asText("silu");
+    if (!act.equals("silu")) {
+      throw new IllegalArgumentException(source + " has hidden_act " + act + "; only silu (the"
+          + " SwiGLU of LLaMA) is supported");
     }
   }
 

@@ -6,7 +6,8 @@ import java.util.Map;
 /**
  * The Hugging Face {@code LlamaForCausalLM} tensor names and shapes, for the whole model and for
  * one pipeline stage. Stage {@code s} of a model with {@code layersPerStage = L} holds decoder
- * layers {@code [s·L, (s+1)·L)}; stage 0 also holds the embedding, the final norm and the LM head.
+ * layers {@code [s·L, (s+1)·L)}; stage 0 also holds the embedding, the final norm and the LM head
+ * (no {@code lm_head.weight} when the config ties it to the embedding).
  * Shapes follow PyTorch's {@code nn.Linear} ({@code [out, in]}, applied as {@code y = x·Wᵀ}).
  */
 public final class LlamaTensors {
@@ -28,8 +29,7 @@ public final class LlamaTensors {
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       putLayer(m, c, l);
     }
-    m.put(NORM, new long[] {c.hiddenSize()});
-    m.put(LM_HEAD, new long[] {c.vocabSize(), c.hiddenSize()});
+    putHead(m, c);
     return m;
   }
 
@@ -54,10 +54,17 @@ public final class LlamaTensors {
       putLayer(m, c, l);
     }
     if (stage == 0) {
-      m.put(NORM, new long[] {c.hiddenSize()});
-      m.put(LM_HEAD, new long[] {c.vocabSize(), c.hiddenSize()});
+      putHead(m, c);
     }
     return m;
+  }
+
+  /** The final norm and, unless tied to the embedding, the LM head. */
+  private static void putHead(Map<String, long[]> m, HfConfig c) {
+    m.put(NORM, new long[] {c.hiddenSize()});
+    if (!c.tieWordEmbeddings()) {
+      m.put(LM_HEAD, new long[] {c.vocabSize(), c.hiddenSize()});
+    }
   }
 
   private static void putLayer(Map<String, long[]> m, HfConfig c, int l) {

@@ -1,6 +1,5 @@
 package io.skippipe.model.weights;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.model.weights.Safetensors.Tensor;
@@ -9,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,14 +127,6 @@ public final class ModelExport {
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
   }
 
-  static Path existing(Path f) {
-    if (!Files.isRegularFile(f)) {
-      throw new IllegalArgumentException(f + " does not exist; point at a Hugging Face model"
-          + " folder (config.json with model.safetensors or its shards and index)");
-    }
-    return f;
-  }
-
   /**
    * A loaded model folder.
    *
@@ -145,47 +135,12 @@ public final class ModelExport {
    */
   public record Loaded(HfConfig config, Map<String, Tensor> weights) {}
 
-  /** Reads a folder written by {@link #export} (or by {@code save_pretrained} in float32). */
+  /**
+   * Reads a folder written by {@link #export} or by {@code save_pretrained} (F32, BF16 or F16;
+   * see {@link HfFolder}), checking every tensor against its config.json.
+   */
   public static Loaded load(Path dir) throws IOException {
-    HfConfig c = HfConfig.read(existing(dir.resolve(CONFIG)));
-    Map<String, Tensor> all = new LinkedHashMap<>();
-    if (Files.isRegularFile(dir.resolve(INDEX))) {
-      JsonNode index;
-      try {
-        index = JSON.readTree(dir.resolve(INDEX).toFile());
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException(dir.resolve(INDEX) + " is not valid JSON ("
-            + e.getOriginalMessage() + "); export the model again", e);
-      }
-      JsonNode map = index.path("weight_map");
-      if (!map.isObject()) {
-        throw new IllegalArgumentException(dir.resolve(INDEX) + " has no weight_map object;"
-            + " export the model again");
-      }
-      Map<String, List<String>> byFile = new LinkedHashMap<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
-        byFile.computeIfAbsent(e.getValue().asText(), k -> new ArrayList<>()).add(e.getKey());
-      }
-      for (Map.Entry<String, List<String>> f : byFile.entrySet()) {
-        Path shard = existing(dir.resolve(f.getKey()));
-        Map<String, Tensor> t = Safetensors.read(shard).tensors();
-        if (!t.keySet().containsAll(f.getValue())) {
-          List<String> missing = new ArrayList<>(f.getValue());
-          missing.removeAll(t.keySet());
-          throw new IllegalArgumentException(shard + " lacks " + missing + " that " + INDEX
-              + " places in it; the shards and the index do not match. Export the model again");
-        }
-        all.putAll(t);
-      }
-    } else {
-      all.putAll(Safetensors.read(existing(dir.resolve(SINGLE))).tensors());
-    }
-    Safetensors.checkShapes(Safetensors.shapesOf(all), LlamaTensors.model(c), dir.toString(),
-        "its config.json (hidden " + c.hiddenSize() + ", " + c.numHiddenLayers() + " layers, vocab "
-            + c.vocabSize() + ")");
-    Map<String, Tensor> ordered = new LinkedHashMap<>();
-    LlamaTensors.model(c).keySet().forEach(k -> ordered.put(k, all.get(k)));
-    return new Loaded(c, ordered);
+    HfFolder folder = HfFolder.local(dir);
+    return new Loaded(folder.config(), folder.readAll());
   }
 }

@@ -27,7 +27,8 @@ import java.util.TreeMap;
 
 /**
  * A pure-Java reader and writer of the <a href="https://github.com/huggingface/safetensors">
- * safetensors</a> format, float32 only: an 8-byte little-endian header length {@code N}, {@code N}
+ * safetensors</a> format. It writes float32 and reads float32, bfloat16 and float16 (the dtypes
+ * Hugging Face checkpoints ship in), widening each value exactly to float32. The format: an 8-byte little-endian header length {@code N}, {@code N}
  * bytes of UTF-8 JSON (padded with spaces to a multiple of 8) mapping each tensor name to
  * {@code {"dtype","shape","data_offsets":[begin,end]}} plus an optional {@code "__metadata__"}
  * string map, then the tensors' little-endian bytes, contiguous, offsets relative to the end of the
@@ -38,8 +39,14 @@ import java.util.TreeMap;
 public final class Safetensors {
   private Safetensors() {}
 
-  /** The one dtype we read and write. */
+  /** The dtype we write (and read). */
   public static final String F32 = "F32";
+
+  /** bfloat16, read and widened to float32 (exact). */
+  public static final String BF16 = "BF16";
+
+  /** IEEE half precision, read and widened to float32 (exact). */
+  public static final String F16 = "F16";
 
   /** Largest header we accept (the Rust implementation's limit is 100 MB as well). */
   static final long MAX_HEADER_BYTES = 100_000_000L;
@@ -273,14 +280,39 @@ public final class Safetensors {
    */
   public static Header read(InputStream in, long totalLength, String source,
       java.util.function.Consumer<Header> check, TensorSink sink) throws IOException {
+    return read(in, totalLength, source, check, e -> true, sink);
+  }
+
+  /**
+   * As {@link #read(InputStream, long, String, java.util.function.Consumer, TensorSink)}, but only
+   * the tensors {@code wanted} accepts go to {@code sink}; the bytes of the others are skipped
+   * ({@link InputStream#skip}, a seek on file and Hadoop streams), and reading stops after the last
+   * wanted tensor: a pipeline stage reads its own layers out of a whole-model file.
+   */
+  public static Header read(InputStream in, long totalLength, String source,
+      java.util.function.Consumer<Header> check, java.util.function.Predicate<Entry> wanted,
+      TensorSink sink) throws IOException {
     Header h = readHeader(in, totalLength, source);
     if (check != null) {
       check.accept(h);
     }
+    List<Entry> entries = new ArrayList<>(h.entries().values());
+    int last = -1;
+    for (int i = 0; i < entries.size(); i++) {
+      if (wanted.test(entries.get(i))) {
+        last = i;
+      }
+    }
     DataInputStream din = new DataInputStream(in);
     byte[] bytes = new byte[4 * CHUNK_FLOATS];
     float[] chunk = new float[CHUNK_FLOATS];
-    for (Entry e : h.entries().values()) {
+    for (int k = 0; k <= last; k++) {
+      Entry e = entries.get(k);
+      if (!wanted.test(e)) {
+        skipFully(din, e.end() - e.begin(), source, e);
+        continue;
+      }
+      int width = bytesPerElement(e.dtype());
       long numel = LlamaTensors.numel(e.shape());
       if (numel == 0) {
         sink.empty(e);
@@ -288,24 +320,91 @@ public final class Safetensors {
       for (long i = 0; i < numel; i += CHUNK_FLOATS) {
         int n = (int) Math.min(CHUNK_FLOATS, numel - i);
         try {
-          din.readFully(bytes, 0, 4 * n);
+          din.readFully(bytes, 0, width * n);
         } catch (EOFException eof) {
-          throw new IllegalArgumentException(
-              source + " is truncated: the data of tensor \"" + e.name() + "\" (bytes "
-                  + e.begin() + ".." + e.end() + " after the header) ends early. The file was"
-                  + " cut off while being written or copied; write or copy it again", eof);
+          throw truncated(source, e, eof);
         }
-        ByteBuffer.wrap(bytes, 0, 4 * n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
-            .get(chunk, 0, n);
+        decode(e.dtype(), bytes, chunk, n);
         sink.chunk(e, i, chunk, n);
       }
     }
-    if (totalLength < 0 && in.read() != -1) {
+    if (last == entries.size() - 1 && totalLength < 0 && in.read() != -1) {
       throw new IllegalArgumentException(
           source + " has bytes after the last tensor (the header describes "
               + h.dataBytes() + " data bytes); the file is corrupt or not a safetensors file");
     }
     return h;
+  }
+
+  /** Bytes per element of a dtype we read. */
+  static int bytesPerElement(String dtype) {
+    return switch (dtype) {
+      case F32 -> 4;
+      case BF16, F16 -> 2;
+      default -> throw new IllegalStateException("unsupported dtype " + dtype);
+    };
+  }
+
+  /** Little-endian {@code dtype} values in {@code bytes} → float32 {@code chunk[0..n)}. */
+  private static void decode(String dtype, byte[] bytes, float[] chunk, int n) {
+    ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    switch (dtype) {
+      case F32 -> b.asFloatBuffer().get(chunk, 0, n);
+      case BF16 -> {
+        for (int i = 0; i < n; i++) {
+          chunk[i] = Float.intBitsToFloat((b.getShort(2 * i) & 0xffff) << 16);
+        }
+      }
+      case F16 -> {
+        for (int i = 0; i < n; i++) {
+          chunk[i] = halfToFloat(b.getShort(2 * i));
+        }
+      }
+      default -> throw new IllegalStateException("unsupported dtype " + dtype);
+    }
+  }
+
+  /**
+   * IEEE 754 binary16 → float32, exact (every half is a float): sign, 5-bit exponent (bias 15),
+   * 10-bit fraction; subnormals are renormalised, infinities and NaN keep their class.
+   */
+  static float halfToFloat(short h) {
+    int sign = (h & 0x8000) << 16;
+    int exp = (h >>> 10) & 0x1f;
+    int frac = h & 0x3ff;
+    if (exp == 0x1f) {
+      return Float.intBitsToFloat(sign | 0x7f800000 | (frac << 13));
+    }
+    if (exp == 0) {
+      if (frac == 0) {
+        return Float.intBitsToFloat(sign);
+      }
+      float v = frac * 0x1p-24f; // 2^-14 · frac/1024
+      return sign == 0 ? v : -v;
+    }
+    return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (frac << 13));
+  }
+
+  private static void skipFully(InputStream in, long n, String source, Entry e)
+      throws IOException {
+    long left = n;
+    while (left > 0) {
+      long s = in.skip(left);
+      if (s <= 0) {
+        if (in.read() == -1) {
+          throw truncated(source, e, null);
+        }
+        s = 1;
+      }
+      left -= s;
+    }
+  }
+
+  private static IllegalArgumentException truncated(String source, Entry e, EOFException cause) {
+    return new IllegalArgumentException(
+        source + " is truncated: the data of tensor \"" + e.name() + "\" (bytes "
+            + e.begin() + ".." + e.end() + " after the header) ends early. The file was"
+            + " cut off while being written or copied; write or copy it again", cause);
   }
 
   /** Reads and validates a header from a stream positioned at the file start. */
@@ -412,10 +511,11 @@ public final class Safetensors {
       throw new IllegalArgumentException(where + " has header value " + v + "; expected"
           + " {\"dtype\": \"F32\", \"shape\": [...], \"data_offsets\": [begin, end]}");
     }
-    if (!dtype.asText().equals(F32)) {
-      throw new IllegalArgumentException(where + " has dtype " + dtype.asText()
-          + "; only F32 is supported. Convert the model to float32 before saving (in Python:"
-          + " model.float().save_pretrained(dir, safe_serialization=True))");
+    String type = dtype.asText();
+    if (!type.equals(F32) && !type.equals(BF16) && !type.equals(F16)) {
+      throw new IllegalArgumentException(where + " has dtype " + type
+          + "; only F32, BF16 and F16 are read. Convert the model to float32 before saving (in"
+          + " Python: model.float().save_pretrained(dir, safe_serialization=True))");
     }
     long[] dims = new long[shape.size()];
     for (int i = 0; i < dims.length; i++) {
@@ -436,19 +536,20 @@ public final class Safetensors {
       throw new IllegalArgumentException(where + " has data_offsets " + offsets
           + "; expected 0 <= begin <= end. The header is corrupt; write the file again");
     }
-    if (end - begin != 4 * numel) {
+    long bytes = bytesPerElement(type) * numel;
+    if (end - begin != bytes) {
       throw new IllegalArgumentException(where + " has data_offsets " + offsets + " ("
-          + (end - begin) + " bytes) but dtype F32 and shape " + Arrays.toString(dims) + " need "
-          + 4 * numel + " bytes. The header is corrupt; write the file again");
+          + (end - begin) + " bytes) but dtype " + type + " and shape " + Arrays.toString(dims)
+          + " need " + bytes + " bytes. The header is corrupt; write the file again");
     }
-    return new Entry(name, dtype.asText(), dims, begin, end);
+    return new Entry(name, type, dims, begin, end);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Checking against a configuration
 
   /**
-   * Checks that a file's tensors are exactly the expected names with the expected shapes (all F32).
+   * Checks that a file's tensors are exactly the expected names with the expected shapes.
    *
    * @param found tensors read from the file, by name
    * @param expected expected shape by name (e.g. {@link LlamaTensors#stage})

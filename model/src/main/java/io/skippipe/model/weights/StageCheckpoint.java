@@ -1,5 +1,6 @@
 package io.skippipe.model.weights;
 
+import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.stage.StageModel;
 import java.io.IOException;
@@ -17,7 +18,9 @@ import java.util.Map;
  * <ul>
  *   <li>{@value #WEIGHTS}: the stage's float32 master weights under their Hugging Face names and
  *       shapes, a valid safetensors file ({@code __metadata__}: {@code format=pt}, {@code
- *       skippipe.stage}, {@code skippipe.layers_per_stage}).
+ *       skippipe.stage}, {@code skippipe.layers_per_stage} and {@value #MODEL_KEY}, the model's
+ *       config as JSON: a checkpoint names the architecture it belongs to, including what no
+ *       tensor shape shows — RMSNorm epsilon, RoPE theta, tied embeddings).
  *   <li>{@value #OPTIMIZER}: the AdamW moments {@code <name>.exp_avg} and {@code <name>.exp_avg_sq}
  *       with the parameter's shape, and the step count in {@code __metadata__} key {@value
  *       #STEP_KEY}.
@@ -34,6 +37,9 @@ public final class StageCheckpoint {
 
   /** File name of a stage's optimizer state. */
   public static final String OPTIMIZER = "optimizer.safetensors";
+
+  /** Metadata key of the model config ({@link LlamaConfig#toJson()}). */
+  public static final String MODEL_KEY = "skippipe.model";
 
   /** Metadata key of the AdamW step count. */
   public static final String STEP_KEY = "optimizer.step";
@@ -63,9 +69,33 @@ public final class StageCheckpoint {
   public static void readWeights(InputStream in, String source, StageModel stage)
       throws IOException {
     Map<String, long[]> expected = stage.parameterShapes();
-    Safetensors.read(in, -1, source,
-        h -> Safetensors.checkShapes(Safetensors.shapes(h), expected, source, describe(stage)),
-        new Assembler(stage::importWeight));
+    Safetensors.read(in, -1, source, h -> {
+      Safetensors.checkShapes(Safetensors.shapes(h), expected, source, describe(stage));
+      checkModel(h, source, stage.config());
+    }, new Assembler(stage::importWeight));
+  }
+
+  /**
+   * The model config a weights file was written for (its {@value #MODEL_KEY} metadata), or null
+   * for a file without it. Reads only the header.
+   */
+  public static LlamaConfig modelOf(InputStream in, String source) throws IOException {
+    String json = Safetensors.readHeader(in, -1, source).metadata().get(MODEL_KEY);
+    return json == null ? null : LlamaConfig.fromJson(json, source + " " + MODEL_KEY);
+  }
+
+  /** A file written for another architecture (same shapes, other epsilon or theta) fails. */
+  private static void checkModel(Safetensors.Header h, String source, LlamaConfig m) {
+    String json = h.metadata().get(MODEL_KEY);
+    if (json == null) {
+      return;
+    }
+    LlamaConfig written = LlamaConfig.fromJson(json, source + " " + MODEL_KEY);
+    if (!written.withSeqLen(m.seqLen()).equals(m)) {
+      throw new IllegalArgumentException(source + " was written for the model " + json
+          + ", not for " + m.toJson() + " (the sequence length may differ, nothing else); resume"
+          + " or load it with the model it was trained as");
+    }
   }
 
   /**
@@ -119,6 +149,7 @@ public final class StageCheckpoint {
     meta.put("format", "pt");
     meta.put("skippipe.stage", Integer.toString(stage.stage()));
     meta.put("skippipe.layers_per_stage", Integer.toString(stage.config().layersPerStage()));
+    meta.put(MODEL_KEY, stage.config().toJson());
     return meta;
   }
 
@@ -159,7 +190,7 @@ public final class StageCheckpoint {
   }
 
   /** A sink that assembles one tensor at a time and hands it over when complete. */
-  private static final class Assembler implements Safetensors.TensorSink {
+  static final class Assembler implements Safetensors.TensorSink {
     private final TensorWriter writer;
     private float[] data;
 

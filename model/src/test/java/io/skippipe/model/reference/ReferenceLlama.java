@@ -16,7 +16,7 @@ import java.util.Map;
  *
  * <p>The recipe: {@code x = embed[tokens]}; per layer {@code h = x + attn(rms(x)·w1)},
  * {@code x = h + down(silu(gate(rms(h)·w2)) ⊙ up(rms(h)·w2))}; then {@code rms(x)·wn}, {@code
- * logits = x·lm_headᵀ}, loss = mean over all B·T positions of {@code logsumexp(logits) -
+ * logits = x·lm_headᵀ} ({@code lm_head = embed} when the config ties them), loss = mean over all B·T positions of {@code logsumexp(logits) -
  * logits[target]}. RMSNorm is {@code x / sqrt(mean(x²) + eps) · w}. Attention: {@code q,k,v =
  * x·Wᵀ}, rotary embedding on q and k in HF's rotate-half layout (channel {@code i} pairs with
  * {@code i + hd/2}, frequency {@code theta^(-2i/hd)}, positions 0..T-1), key/value head {@code j}
@@ -99,7 +99,8 @@ public final class ReferenceLlama {
         x = layer(l, x);
       }
       double[] norm = w.get(LlamaTensors.NORM);
-      double[] head = w.get(LlamaTensors.LM_HEAD);
+      // a tied model's head is the embedding matrix (HF tie_word_embeddings)
+      double[] head = w.get(c.tieWordEmbeddings() ? LlamaTensors.EMBED : LlamaTensors.LM_HEAD);
       for (int t = 0; t < seqLen; t++) {
         double[] xn = rmsNorm(x[t], norm);
         double[] z = linear(xn, head, vocab, d);

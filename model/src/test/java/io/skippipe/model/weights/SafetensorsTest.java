@@ -277,12 +277,53 @@ class SafetensorsTest {
   }
 
   @Test
-  void dtypeMismatchIsAClearError() throws IOException {
-    Path f = tmp.resolve("f16.safetensors");
-    Files.write(f, file("{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4));
+  void unsupportedDtypeIsAClearError() throws IOException {
+    Path f = tmp.resolve("f64.safetensors");
+    Files.write(f, file("{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16));
     String m = messageOf(f);
-    assertTrue(m.contains("\"w\"") && m.contains("F16") && m.contains("only F32")
+    assertTrue(m.contains("\"w\"") && m.contains("F64") && m.contains("only F32, BF16 and F16")
         && m.contains("float32"), m);
+    // a BF16 tensor sized as if it were F32 is caught by its byte count
+    Files.write(f, file("{\"w\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8));
+    m = messageOf(f);
+    assertTrue(m.contains("dtype BF16") && m.contains("need 4 bytes"), m);
+  }
+
+  /**
+   * BF16 and F16 tensors (as Hugging Face ships checkpoints) widen exactly to float32; the expected
+   * values are the IEEE definitions, written out by hand.
+   */
+  @Test
+  void bf16AndF16ValuesWidenExactly() throws IOException {
+    short[] half = {0x3c00, (short) 0xc000, 0x0001, 0x03ff, 0x7bff, 0x3555, (short) 0xfc00,
+        (short) 0x8000};
+    float[] halfValues = {1f, -2f, 0x1p-24f, 1023 * 0x1p-24f, 65504f, 0.333251953125f,
+        Float.NEGATIVE_INFINITY, -0f};
+    short[] bf = {0x3f80, (short) 0xc0a0, 0x0001, 0x7f7f, 0x3eab};
+    float[] bfValues = {1f, -5f, Float.intBitsToFloat(0x00010000),
+        Float.intBitsToFloat(0x7f7f0000), Float.intBitsToFloat(0x3eab0000)};
+    String header = "{\"h\":{\"dtype\":\"F16\",\"shape\":[8],\"data_offsets\":[0,16]},"
+        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[5],\"data_offsets\":[16,26]}}";
+    byte[] bytes = file(header, 26);
+    ByteBuffer data = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    data.position(bytes.length - 26);
+    for (short v : half) {
+      data.putShort(v);
+    }
+    for (short v : bf) {
+      data.putShort(v);
+    }
+    Path f = tmp.resolve("half.safetensors");
+    Files.write(f, bytes);
+    Map<String, Tensor> t = Safetensors.read(f).tensors();
+    for (int i = 0; i < half.length; i++) {
+      assertEquals(Float.floatToRawIntBits(halfValues[i]),
+          Float.floatToRawIntBits(t.get("h").data()[i]), "half " + i);
+    }
+    for (int i = 0; i < bf.length; i++) {
+      assertEquals(Float.floatToRawIntBits(bfValues[i]),
+          Float.floatToRawIntBits(t.get("b").data()[i]), "bf16 " + i);
+    }
   }
 
   @Test

@@ -78,14 +78,15 @@ public final class Planner {
   }
 
   /**
-   * The allocation step alone with the method's allocator (compare runs GCMA once for
-   * {@code dtfm}). For {@code skip-aware} it returns the best allocation found.
+   * The allocation step alone with the method's allocator (compare runs it once and shares it).
+   * For {@code skip-aware} it is the allocation the planner would choose: GCMA's or the search's
+   * best, whichever routes better.
    */
   public static List<List<Integer>> allocate(CostModel costs, ClusterProfile profile,
       ModelSpec model, PlannerConfig cfg) {
     Constraints limits = Inputs.check(profile, model, cfg);
     List<List<List<Integer>>> c = allocate(profile, model, costs, cfg, limits);
-    return c.get(c.size() - 1);
+    return c.size() == 1 ? c.get(0) : plan(profile, model, cfg).stages();
   }
 
   /**

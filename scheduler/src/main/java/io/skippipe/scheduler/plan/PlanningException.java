@@ -7,17 +7,33 @@ package io.skippipe.scheduler.plan;
  */
 public class PlanningException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
+  private final String subject;
 
   public PlanningException(String message) {
-    super(message);
+    this(message, (Throwable) null);
   }
 
   public PlanningException(String message, Throwable cause) {
     super(message, cause);
+    this.subject = "";
+  }
+
+  private PlanningException(String subject, String message) {
+    super(message);
+    this.subject = subject;
   }
 
   /** Builds the standard three-part message: what value, which rule, what to do. */
   public static PlanningException of(String value, String rule, String fix) {
-    return new PlanningException(value + ": " + rule + ". Fix: " + fix);
+    return new PlanningException(value, value + ": " + rule + ". Fix: " + fix);
+  }
+
+  /**
+   * The offending value as {@link #of} named it (e.g. "path length 9", "model llama-tiny layers
+   * 12 ...", "cluster c stageSizes [...]"), so a caller can tell which of its inputs to blame; empty
+   * when the exception was built from a plain message.
+   */
+  public String subject() {
+    return subject;
   }
 }

@@ -184,10 +184,9 @@ public final class DataBench {
     }
   }
 
+  /** Each run's line as it finishes: on stdout, or on stderr with --json (stdout gets the whole). */
   private static void progress(Options o, PrintStream out, ObjectNode r) {
-    if (!o.json()) {
-      out.println(r);
-    }
+    (o.json() ? System.err : out).println(r);
   }
 
   /** Runs {@code what} (prepare | train) in a fresh JVM; returns its JSON line. */

@@ -45,6 +45,11 @@ import java.util.concurrent.TimeUnit;
  * array API's two bulk copies); and both ways through an {@link EmulatedLink} of
  * {@code --link-mbps} and {@code --link-latency-ms}, whose fidelity is measured against the
  * modelled throughput. Ratios are medians over {@code --rounds}.
+ *
+ * <p>Besides wall-clock throughput, each one-way case records the process's CPU seconds per GB
+ * moved (all threads, user and kernel): on a shared machine the wall clock measures the
+ * neighbours as much as the code, while the CPU a GB costs does not depend on them;
+ * {@code cpuFraction} = raw CPU / ours.
  */
 public final class TransferBench {
   private TransferBench() {}
@@ -149,23 +154,32 @@ public final class TransferBench {
       out.printf("block transfer vs raw socket, loopback, %d MiB per case, median of %d rounds;"
           + " TLS %s via %s; emulated link %.0f MB/s, %.1f ms%n", o.mibPerCase(), o.rounds(),
           TransferTls.protocol(), TransferTls.provider(), o.linkMBps(), o.linkLatencyMs());
-      out.printf("%8s %9s %9s %6s %9s %9s %9s %8s %10s %10s%n", "frame", "raw MB/s", "ours MB/s",
-          "frac", "both frac", "tls frac", "tlsBoth", "arrays", "emul/model", "emulTls/m");
+      out.printf("%8s %9s %9s %6s %9s %9s %9s %8s %10s %10s %8s %8s %8s%n", "frame", "raw MB/s",
+          "ours MB/s", "frac", "both frac", "tls frac", "tlsBoth", "arrays", "emul/model",
+          "emulTls/m", "raw s/GB", "ours s/GB", "tls s/GB");
     }
-    oursMBps(1 << 20, 8, false, false, null); // warm the JIT and the pools
-    oursMBps(1 << 20, 8, true, true, null);
-    rawMBps(1 << 20, 8, false);
+    // compile the paths before measuring: short runs otherwise time the interpreter and the JIT
+    for (int i = 0; i < 3; i++) {
+      rawMBps(1 << 20, 64, true);
+      oursMBps(1 << 20, 64, false, true, null);
+      oursMBps(1 << 20, 64, true, true, null);
+      arraysMBps(1 << 20, 32);
+    }
     ArrayNode sizes = root.putArray("sizes");
     for (int mib : o.sizesMiB()) {
       int size = mib << 20;
       int count = Math.max(4, o.mibPerCase() / mib);
       double[][] mbps = new double[CASES.length][o.rounds()];
+      double[][] cpu = new double[3][o.rounds()]; // CPU s/GB: raw, ours, ours TLS (one way)
       for (int r = 0; r < o.rounds(); r++) {
         mbps[0][r] = rawMBps(size, count, false);
+        cpu[0][r] = LAST_CPU_PER_GB.get();
         mbps[1][r] = oursMBps(size, count, false, false, null);
+        cpu[1][r] = LAST_CPU_PER_GB.get();
         mbps[2][r] = rawMBps(size, count, true);
         mbps[3][r] = oursMBps(size, count, false, true, null);
         mbps[4][r] = oursMBps(size, count, true, false, null);
+        cpu[2][r] = LAST_CPU_PER_GB.get();
         mbps[5][r] = oursMBps(size, count, true, true, null);
         mbps[6][r] = arraysMBps(size, count);
         int emulatedCount = emulatedFrames(o, size);
@@ -181,6 +195,7 @@ public final class TransferBench {
       double modelSeconds = frames * EmulatedLink.transferSeconds(link, 0, 1, size)
           - (frames - 1) * link.latencySeconds(0, 1);
       double modelMBps = 2 * frames * size / 1e6 / modelSeconds;
+      dropBuffers();
       ObjectNode s = sizes.addObject();
       s.put("bytes", size);
       s.put("fraction", ratio(mbps[1], mbps[0]));
@@ -193,13 +208,18 @@ public final class TransferBench {
       s.put("emulatedModelMBps", modelMBps);
       s.put("emulatedMBps", med[7]);
       s.put("emulatedEncryptedMBps", med[8]);
+      s.put("rawCpuSecondsPerGB", median(cpu[0]));
+      s.put("oursCpuSecondsPerGB", median(cpu[1]));
+      s.put("encryptedCpuSecondsPerGB", median(cpu[2]));
+      s.put("cpuFraction", ratio(cpu[0], cpu[1]));
       s.put("frames", count);
       if (!o.json()) {
-        out.printf("%5d MiB %9.0f %9.0f %6.3f %9.3f %9.3f %9.3f %8.3f %10.3f %10.3f%n", mib,
-            med[0], med[1], s.get("fraction").asDouble(),
+        out.printf("%5d MiB %9.0f %9.0f %6.3f %9.3f %9.3f %9.3f %8.3f %10.3f %10.3f %8.2f %8.2f"
+                + " %8.2f%n", mib, med[0], med[1], s.get("fraction").asDouble(),
             s.get("bothDirectionsFraction").asDouble(), s.get("encryptedFraction").asDouble(),
             s.get("encryptedBothDirectionsFraction").asDouble(),
-            s.get("floatArraysFraction").asDouble(), med[7] / modelMBps, med[8] / modelMBps);
+            s.get("floatArraysFraction").asDouble(), med[7] / modelMBps, med[8] / modelMBps,
+            median(cpu[0]), median(cpu[1]), median(cpu[2]));
       }
     }
     root.put("mibPerCase", o.mibPerCase());
@@ -232,11 +252,34 @@ public final class TransferBench {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
+  /**
+   * The bench's own direct buffers, made once per frame size and dropped before the next size:
+   * allocating fresh ones per case would exhaust the JVM's direct memory and time its forced
+   * garbage collections instead of the transfer.
+   */
+  private static final Map<String, ByteBuffer> BUFFERS = new java.util.HashMap<>();
+
+  private static synchronized ByteBuffer buffer(String use, int size) {
+    return BUFFERS.computeIfAbsent(use + size, k -> ByteBuffer.allocateDirect(size)).duplicate()
+        .clear().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private static synchronized void dropBuffers() {
+    BUFFERS.clear();
+    System.gc(); // frees their native memory now, not during the next size's timing
+  }
+
   /** A recognisable payload: float32 i·0.5 in little-endian order, in a direct buffer. */
   private static ByteBuffer pattern(int size) {
-    ByteBuffer b = ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < size / 4; i++) {
-      b.putFloat(i * 4, i * 0.5f);
+    boolean fresh;
+    synchronized (TransferBench.class) {
+      fresh = !BUFFERS.containsKey("pattern" + size);
+    }
+    ByteBuffer b = buffer("pattern", size);
+    if (fresh) {
+      for (int i = 0; i < size / 4; i++) {
+        b.putFloat(i * 4, i * 0.5f);
+      }
     }
     return b;
   }
@@ -263,7 +306,7 @@ public final class TransferBench {
       List<Callable<Void>> jobs = new ArrayList<>();
       for (SocketChannel[] p : pairs) {
         ByteBuffer out = pattern(size);
-        ByteBuffer in = ByteBuffer.allocateDirect(size);
+        ByteBuffer in = buffer("receive" + pairs.indexOf(p) + "-", size);
         jobs.add(() -> {
           for (int i = 0; i < count; i++) {
             out.clear();
@@ -285,9 +328,7 @@ public final class TransferBench {
           return null;
         });
       }
-      long start = System.nanoTime();
-      runAll(pool, jobs);
-      return (double) ways * count * size / 1e6 / ((System.nanoTime() - start) / 1e9);
+      return timedRun(pool, jobs, (long) ways * count * size);
     } finally {
       pool.shutdownNow();
       for (SocketChannel s : sockets) {
@@ -357,9 +398,7 @@ public final class TransferBench {
         return null;
       });
     }
-    long start = System.nanoTime();
-    runAll(pool, jobs);
-    return (double) ways * count * size / 1e6 / ((System.nanoTime() - start) / 1e9);
+    return timedRun(pool, jobs, (long) ways * count * size);
   }
 
   /** One way, the array API: {@code float[]} → block → wire → block → {@code float[]}. */
@@ -394,9 +433,7 @@ public final class TransferBench {
           }
           return null;
         });
-        long start = System.nanoTime();
-        runAll(pool, jobs);
-        return (double) count * size / 1e6 / ((System.nanoTime() - start) / 1e9);
+        return timedRun(pool, jobs, (long) count * size);
       }
     } finally {
       pool.shutdownNow();
@@ -412,6 +449,25 @@ public final class TransferBench {
     if (p.getFloat(4) != 0.5f || p.getFloat(last * 4) != last * 0.5f) {
       throw new IllegalStateException("frame " + i + " arrived damaged");
     }
+  }
+
+  /** Process CPU seconds per GB moved by the last timed case (all threads: ours + kernel). */
+  private static final ThreadLocal<Double> LAST_CPU_PER_GB = ThreadLocal.withInitial(() -> 0.0);
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+        java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
+  /** Runs the jobs, timed; returns MB/s for {@code bytes} and records CPU seconds per GB. */
+  private static double timedRun(ExecutorService pool, List<Callable<Void>> jobs, long bytes)
+      throws Exception {
+    long cpu = processCpuNanos();
+    long start = System.nanoTime();
+    runAll(pool, jobs);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    LAST_CPU_PER_GB.set((processCpuNanos() - cpu) / 1e9 / (bytes / 1e9));
+    return bytes / 1e6 / seconds;
   }
 
   private static void runAll(ExecutorService pool, List<Callable<Void>> jobs) throws Exception {

@@ -25,10 +25,14 @@ public final class SkipPipeCli {
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
         export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
-        bench     model|convergence|e2e|data|transfer|faults [--json]
+        bench     model|convergence|e2e|data|transfer|scale|faults [--json]
           e2e: [--cluster C] [--model M] [--cost-model M2] [--iterations N] [--time-scale S]
                [--pad-compute true|false] [--runs skippipe,dtfm|METHOD:PATH_LENGTH,...]
                [--target-loss L] [--seed N]
+          transfer: [--sizes MIB,...] [--mib-per-case N] [--rounds N] [--link-mbps N]
+               [--link-latency-ms N]
+          scale: [--model M] [--seq-len T] [--samples B] [--microbatches N] [--iterations N]
+               [--precisions fp32,bf16] [--dir DIR] [--heap SIZE]
           faults: [--cluster C] [--model M] [--iterations N] [--chunk K] [--time-scale S]
                [--kills STEP:replica|stage,...] [--policies checkpoint,neighbours] [--seed N]
       """;
@@ -62,6 +66,9 @@ public final class SkipPipeCli {
         if (rest.length > 0 && rest[0].equals("transfer")) {
           return io.skippipe.job.bench.TransferBench.run(rest, System.out, System.err);
         }
+        if (rest.length > 0 && rest[0].equals("scale")) {
+          return io.skippipe.job.bench.ScaleBench.run(rest, System.out, System.err);
+        }
         if (rest.length > 0 && rest[0].equals("e2e")) {
           return io.skippipe.job.bench.E2eBench.run(rest, System.out, System.err);
         }
@@ -69,7 +76,7 @@ public final class SkipPipeCli {
           return io.skippipe.job.bench.FaultsBench.run(rest, System.out, System.err);
         }
         System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
-            + "; known: model, convergence, e2e, data, transfer, faults");
+            + "; known: model, convergence, e2e, data, transfer, scale, faults");
         return 2;
       default:
         System.err.println("skippipe: unknown command '" + args[0] + "'.\n" + USAGE);

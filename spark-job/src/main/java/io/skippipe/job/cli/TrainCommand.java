@@ -4,6 +4,8 @@ import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
+import io.skippipe.job.config.IgnoredSettings;
+import io.skippipe.job.driver.RunChecks;
 import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.spark.SparkSettings;
 import java.io.IOException;
@@ -89,7 +91,7 @@ public final class TrainCommand {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Map<String, String> settings;
     JobConfig cfg;
-    RunDirectory dir;
+    RunChecks.Checked checked;
     try {
       settings = settings(args);
       Map<String, String> skippipe = new LinkedHashMap<>();
@@ -99,7 +101,9 @@ public final class TrainCommand {
         }
       });
       cfg = JobConfig.from(Settings.of(skippipe));
-      dir = SkipPipeJob.inspect(cfg, Map.of());
+      IgnoredSettings.of(skippipe).forEach(w -> err.println("skippipe train: warning: " + w));
+      checked = RunChecks.check(cfg, settings.getOrDefault("spark.master", "local[12]"),
+          Map.of());
     } catch (IllegalArgumentException e) {
       err.println("skippipe train: " + e.getMessage());
       return 2;
@@ -107,8 +111,8 @@ public final class TrainCommand {
       err.println("skippipe train failed: " + e);
       return 1;
     }
-    if (dir.start() == RunDirectory.Start.FINISHED) {
-      SkipPipeJob.finished(dir, cfg, out);
+    if (checked.dir().start() == RunDirectory.Start.FINISHED) {
+      SkipPipeJob.finished(checked.dir(), cfg, out);
       return 0;
     }
     SparkConf conf = new SparkConf().setAppName("skippipe-train");
@@ -121,7 +125,7 @@ public final class TrainCommand {
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
     try {
-      SkipPipeJob.run(spark, cfg, Map.of(), out, dir);
+      SkipPipeJob.run(spark, cfg, Map.of(), out, checked);
       return 0;
     } catch (ConfigException e) {
       err.println("skippipe train: " + e.getMessage());

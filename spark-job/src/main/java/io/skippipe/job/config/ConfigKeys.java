@@ -48,11 +48,21 @@ public final class ConfigKeys {
 
   // --- model, cluster and plan --------------------------------------------------------------------
   public static final Key MODEL = key("spark.skippipe.model", "llama-tiny",
-      "Model spec: a preset name under conf/models or a path to a model spec JSON.");
+      "Model spec: a preset name under conf/models or a path to a model spec JSON. With model.init"
+          + " it gives only the workload (seqLen, samplesPerMicrobatch, microbatchesPerDataNode).");
   public static final Key CLUSTER = key("spark.skippipe.cluster", "laptop-geo-12",
       "Cluster profile: a preset under conf/clusters or a path; its nodes map onto the executors' task slots.");
   public static final Key DEVICE = key("spark.skippipe.device", "auto",
       "Where each stage's tensors live: auto = the GPU Spark assigned to the task (resource 'gpu'), else the CPU; cpu; gpu (fails at preflight without a GPU or with a CPU-only libtorch).");
+  public static final Key MODEL_INIT = key("spark.skippipe.model.init", "",
+      "Start from a Hugging Face LlamaForCausalLM folder (Hadoop URI or path): its config.json gives"
+          + " the architecture, each stage loads only its layers from the (sharded) safetensors, and"
+          + " its tokenizer.json is the run's tokenizer unless data.tokenizer is set; empty ="
+          + " random init from the seed. The folder must stay readable while the run may resume.");
+  public static final Key MODEL_LAYERS_PER_STAGE = key("spark.skippipe.model.layersPerStage", "0",
+      "Decoder layers per pipeline stage; 0 = layers / the cluster's stage count (when that does not"
+          + " divide, the divisor of the layers nearest the stage count, with the cluster's nodes"
+          + " regrouped into that many stages; a warning says so).");
   public static final Key PLAN_METHOD = key("spark.skippipe.plan.method", "skippipe",
       "Planner method: skippipe | skippipe-no-tc2 | dtfm-skip | dtfm.");
   public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "",
@@ -67,9 +77,10 @@ public final class ConfigKeys {
       "Use this plan.json (Hadoop URI or path) instead of planning; empty = plan on the driver."
           + " It is validated like a planned one (structure, convergence rules, memory).");
   public static final Key PLAN_TUNE_PROBE = key("spark.skippipe.plan.tune.probe", "false",
-      "With plan.skipRatio=auto: also run short convergence probes on the run's data (real model,"
-          + " plan.tune.probeSteps steps per candidate path length) and choose by predicted time to"
-          + " the probes' common loss (see docs/PLANNER.md, Tuning).");
+      "With plan.skipRatio=auto: also run short convergence probes on a sample of the run's data"
+          + " (the model itself, or a same-depth proxy above 50 M parameters; plan.tune.probeSteps"
+          + " steps per path length on the frontier) and choose by predicted time to the probes'"
+          + " common loss (see docs/PLANNER.md, Tuning).");
   public static final Key PLAN_TUNE_PROBE_STEPS = key("spark.skippipe.plan.tune.probeSteps", "30",
       "Optimizer steps of each convergence probe of plan.tune.probe.");
 
@@ -176,7 +187,8 @@ public final class ConfigKeys {
   public static final Key TRANSFER_BIND_HOST = key("spark.skippipe.transfer.bindHost", "",
       "Address the block server binds and advertises; empty = the executor's host as Spark sees it.");
   public static final Key TRANSFER_PORT = key("spark.skippipe.transfer.port", "0",
-      "Block server port; 0 = any free port (each task slot runs its own server).");
+      "Block server port; 0 = any free port. A fixed value is a base port: each task slot runs its"
+          + " own server on the first free port of base..base+63 (as Spark's fixed ports do).");
   public static final Key TRANSFER_QUEUE_CAPACITY = key("spark.skippipe.transfer.queueCapacity", "64",
       "Received messages buffered per node before the readers stop reading (TCP backpressure).");
   public static final Key TRANSFER_CONNECT_TIMEOUT_MS = key(

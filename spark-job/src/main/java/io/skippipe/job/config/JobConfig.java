@@ -17,6 +17,7 @@ public record JobConfig(
     String runSecret,
     long seed,
     String model,
+    ModelSettings modelSettings,
     String cluster,
     PlanSettings plan,
     NetworkSettings network,
@@ -98,6 +99,11 @@ public record JobConfig(
             "must be in [0, " + TRAIN_LEARNING_RATE.name() + "=" + learningRate + "]",
             "give e.g. a tenth of the learning rate, or leave it empty for a constant rate");
       }
+    }
+
+    /** The optimizer's hyper-parameters. */
+    public io.skippipe.model.optim.AdamWConfig adamW() {
+      return new io.skippipe.model.optim.AdamWConfig(beta1, beta2, epsilon, weightDecay);
     }
 
     /** Warmup to {@code learningRate}, then cosine to {@code minLearningRate} at the end. */
@@ -217,11 +223,13 @@ public record JobConfig(
         s.intIn(NETWORK_PROBE_PINGS, 1, 1000),
         s.intIn(NETWORK_PROBE_PING_BYTES, 0, 1 << 20),
         s.intIn(NETWORK_PROBE_TIMEOUT_MS, 1, 3_600_000));
+    ModelSettings modelSettings = new ModelSettings(s.string(MODEL_INIT),
+        s.intIn(MODEL_LAYERS_PER_STAGE, 0, 1 << 20));
     DataSettings data = new DataSettings(
         s.string(DATA_INPUT),
         s.oneOf(DATA_FORMAT, "auto", "text", "jsonl", "parquet"),
         s.string(DATA_JSON_FIELD),
-        s.string(DATA_TOKENIZER),
+        modelSettings.tokenizer(s.string(DATA_TOKENIZER)),
         s.oneOf(DATA_TEXT_DOCUMENT, "file", "paragraph", "line"),
         s.longIn(DATA_SPLIT_BYTES, 4096, 1L << 40),
         s.intIn(DATA_MAX_RECORD_BYTES, 1024, 1 << 30),
@@ -230,10 +238,10 @@ public record JobConfig(
     TrainSettings train = new TrainSettings(
         s.intIn(TRAIN_ITERATIONS, 1, 100_000_000),
         s.intIn(TRAIN_CHUNK_ITERATIONS, 1, 100_000_000),
-        s.doubleIn(TRAIN_LEARNING_RATE, 0.0, 10.0, true),
+        s.doubleAbove(TRAIN_LEARNING_RATE, 0.0, 10.0), // LrSchedule and AdamW need lr > 0
         s.doubleIn(TRAIN_BETA1, 0.0, 1.0, false),
         s.doubleIn(TRAIN_BETA2, 0.0, 1.0, false),
-        s.doubleIn(TRAIN_EPSILON, 0.0, 1.0, true),
+        s.doubleAbove(TRAIN_EPSILON, 0.0, 1.0), // AdamWConfig: eps > 0
         s.doubleIn(TRAIN_WEIGHT_DECAY, 0.0, 10.0, true),
         s.doubleIn(TRAIN_GRAD_CLIP_NORM, 0.0, 1e9, true),
         s.intIn(TRAIN_MAX_CHUNK_RETRIES, 0, 100),
@@ -250,11 +258,12 @@ public record JobConfig(
         s.string(TRANSFER_BIND_HOST),
         s.intIn(TRANSFER_PORT, 0, 65535),
         s.intIn(TRANSFER_QUEUE_CAPACITY, 1, 1_000_000),
-        s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 1, 3_600_000),
-        s.intIn(TRANSFER_READ_TIMEOUT_MS, 1, 86_400_000),
-        s.intIn(TRANSFER_HEARTBEAT_MS, 1, 3_600_000),
-        s.intIn(TRANSFER_MAX_FRAME_BYTES, 0, Integer.MAX_VALUE - 64),
-        s.intIn(TRANSFER_WRITE_TIMEOUT_MS, 1, 86_400_000),
+        // below these bounds ordinary jitter (a GC pause, a TLS handshake, a slow link) fails a run
+        s.intIn(TRANSFER_CONNECT_TIMEOUT_MS, 100, 3_600_000),
+        s.intIn(TRANSFER_READ_TIMEOUT_MS, 1_000, 86_400_000),
+        s.intIn(TRANSFER_HEARTBEAT_MS, 10, 3_600_000),
+        s.intIn(TRANSFER_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE - 64), // vs. the plan: RunChecks
+        s.intIn(TRANSFER_WRITE_TIMEOUT_MS, 1_000, 86_400_000),
         s.longIn(TRANSFER_MAX_BUFFERED_BYTES, 0, Long.MAX_VALUE),
         s.intIn(TRANSFER_MAX_PENDING_CONNECTIONS, 1, 1_000_000),
         s.intIn(TRANSFER_IO_THREADS, 0, 1024),
@@ -264,7 +273,7 @@ public record JobConfig(
         s.oneOf(TRAIN_PRECISION, "fp32", "bf16"),
         s.bool(TRAIN_ACTIVATION_CHECKPOINTING));
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
-        Long.MAX_VALUE), model, cluster, plan, network, data, train, checkpoint, transfer,
+        Long.MAX_VALUE), model, modelSettings, cluster, plan, network, data, train, checkpoint, transfer,
         compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),
         new ElasticSettings(s.intIn(ELASTIC_MIN_NODES, 1, 1_000_000),
             s.longIn(ELASTIC_REPLACEMENT_WAIT_MS, 0, 86_400_000),

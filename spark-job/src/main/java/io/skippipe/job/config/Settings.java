@@ -112,6 +112,23 @@ public final class Settings {
     return v;
   }
 
+  /** A number in {@code (min, max]}: for settings a consumer divides by or needs positive. */
+  public double doubleAbove(Key k, double min, double max) {
+    String s = string(k);
+    double v;
+    try {
+      v = Double.parseDouble(s);
+    } catch (NumberFormatException e) {
+      throw new ConfigException(k.name(), s, "must be a number",
+          "write a decimal number (default " + k.defaultValue() + ")");
+    }
+    if (!(v > min && v <= max)) {
+      throw new ConfigException(k.name(), s, "must be in (" + min + ", " + max + "]",
+          "choose a value in that range (default " + k.defaultValue() + ")");
+    }
+    return v;
+  }
+
   public boolean bool(Key k) {
     String s = string(k).toLowerCase(java.util.Locale.ROOT);
     if (s.equals("true") || s.equals("false")) {

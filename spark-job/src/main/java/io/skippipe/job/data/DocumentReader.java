@@ -146,7 +146,7 @@ public final class DocumentReader {
 
   private void readLines(LineInput in, InputFiles.Split split, Documents out) throws IOException {
     DocumentText doc = new DocumentText(out);
-    while (!in.eof() && in.position() < split.end()) {
+    while (!in.eof() && in.lineStart() < split.end()) {
       if (in.lineIsEmpty()) {
         in.skipLine();
         continue;
@@ -185,7 +185,7 @@ public final class DocumentReader {
         prevBlank = true;
         continue;
       }
-      if (in.position() >= split.end()) {
+      if (in.lineStart() >= split.end()) {
         break;
       }
       if (!prevBlank) { // the rest of a paragraph that began in the previous split
@@ -209,7 +209,7 @@ public final class DocumentReader {
       counts.records++;
     }
     doc.open(first);
-    while (!in.eof() && in.position() < split.end()) {
+    while (!in.eof() && in.lineStart() < split.end()) {
       in.readLine(doc, true);
     }
     boolean ends = in.eof();
@@ -220,7 +220,7 @@ public final class DocumentReader {
 
   private void readJsonLines(LineInput in, InputFiles.Split split, Documents out)
       throws IOException {
-    while (!in.eof() && in.position() < split.end()) {
+    while (!in.eof() && in.lineStart() < split.end()) {
       if (in.lineIsEmpty()) {
         in.skipLine();
         continue;
@@ -420,7 +420,7 @@ public final class DocumentReader {
 
   /**
    * A split's bytes read line by line through a 64 KiB buffer; a line's bytes are streamed, so its
-   * length is not bounded. {@code position()} is the file offset of the next unread byte.
+   * length is not bounded. {@code lineStart()} is the file offset where the current line starts.
    */
   static final class LineInput implements AutoCloseable {
     private final InputStream in;
@@ -428,6 +428,7 @@ public final class DocumentReader {
     private int pos;
     private int len;
     private long offset; // file offset of buf[pos]
+    private long lineStart; // where the current line starts (0 for a first line with a BOM)
     private boolean eof;
     private boolean previousEmpty;
 
@@ -457,6 +458,7 @@ public final class DocumentReader {
         LineInput l = new LineInput(raw, split.start() - back);
         if (split.start() == 0) {
           l.skipByteOrderMark();
+          l.lineStart = 0;
           l.previousEmpty = true; // the start of a file acts as an empty line
           return l;
         }
@@ -474,8 +476,9 @@ public final class DocumentReader {
           // "\r\n" beginning at start − 1 after a line break is an empty line
           boolean crLine = before[last] == '\r' && (split.start() == 1 || before[last - 1] == '\n');
           l.skipLine();
-          l.previousEmpty = crLine && l.position() == split.start() + 1;
+          l.previousEmpty = crLine && l.lineStart() == split.start() + 1;
         }
+        l.lineStart = l.offset;
         return l;
       } catch (IOException | RuntimeException e) {
         raw.close();
@@ -483,8 +486,9 @@ public final class DocumentReader {
       }
     }
 
-    long position() {
-      return offset;
+    /** File offset where the current line starts; a byte-order mark belongs to the first line. */
+    long lineStart() {
+      return lineStart;
     }
 
     /** Whether the line before the current position was empty (set at open). */
@@ -512,10 +516,12 @@ public final class DocumentReader {
         int i = indexOfNewline();
         if (i >= 0) {
           advance(i + 1 - pos);
+          lineStart = offset;
           return;
         }
         advance(len - pos);
       }
+      lineStart = offset;
     }
 
     /**
@@ -531,6 +537,7 @@ public final class DocumentReader {
             doc.bytes(buf, pos, end - pos);
           }
           advance(i + 1 - pos);
+          lineStart = offset;
           return;
         }
         // No line break buffered: hand over what surely belongs to the line's text, ending on a
@@ -541,6 +548,7 @@ public final class DocumentReader {
           if (!ensure(len - pos + 1)) { // the file ends inside the line: hand over the rest
             doc.bytes(buf, pos, len - pos);
             advance(len - pos);
+            lineStart = offset;
             return;
           }
           continue;
@@ -548,6 +556,7 @@ public final class DocumentReader {
         doc.bytes(buf, pos, end - pos);
         advance(end - pos);
       }
+      lineStart = offset;
     }
 
     /** {@code end}, or less so that no UTF-8 sequence is cut at the end of buf[pos..end). */
@@ -580,6 +589,7 @@ public final class DocumentReader {
           break;
         }
       }
+      lineStart = offset;
       byte[] line = b.toByteArray();
       if (line.length > 0 && line[line.length - 1] == '\r') {
         line = java.util.Arrays.copyOf(line, line.length - 1);

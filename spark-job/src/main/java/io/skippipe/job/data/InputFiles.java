@@ -2,9 +2,9 @@ package io.skippipe.job.data;
 
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.ConfigKeys;
-import io.skippipe.job.spark.HadoopConfs;
 import java.io.IOException;
 import java.io.Serializable;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -49,7 +49,7 @@ public final class InputFiles {
 
   /** Resolves {@code data.input} to its files in URI order; no file is a {@link ConfigException}. */
   public static List<SourceFile> list(String input, Configuration conf) throws IOException {
-    Path pattern = new Path(HadoopConfs.toUri(input));
+    Path pattern = inputPath(input);
     FileSystem fs = pattern.getFileSystem(conf);
     FileStatus[] matches = fs.globStatus(pattern);
     if (matches == null || matches.length == 0) {
@@ -80,6 +80,18 @@ public final class InputFiles {
               + " skipped)", "point it at the text, JSON lines or Parquet files");
     }
     return files;
+  }
+
+  /**
+   * {@code data.input} as a Hadoop path: a URI with a scheme as given, else a local path made
+   * absolute; glob characters ({@code * ? [ ] { }}) stay globs (a {@link java.net.URI} would reject
+   * them).
+   */
+  static Path inputPath(String input) {
+    if (input.matches("[A-Za-z][A-Za-z0-9+.-]*:.*")) {
+      return new Path(input);
+    }
+    return new Path("file", null, Paths.get(input).toAbsolutePath().normalize().toString());
   }
 
   /**

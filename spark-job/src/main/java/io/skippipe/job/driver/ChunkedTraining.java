@@ -9,9 +9,8 @@ import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.task.chunk.ChunkJob;
 import io.skippipe.job.task.chunk.ChunkResult;
 import io.skippipe.job.task.chunk.ChunkSpec;
-import io.skippipe.job.task.chunk.Models;
+import io.skippipe.job.task.chunk.ModelInit;
 import io.skippipe.model.optim.AdamW;
-import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.scheduler.plan.Plan;
 import java.io.IOException;
@@ -263,9 +262,10 @@ public final class ChunkedTraining {
       return;
     }
     JobConfig cfg = setup.config();
-    try (StageModel m = StageModel.create(Models.llama(plan.model()), stage, cfg.seed());
-        AdamW o = new AdamW(m, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
-            cfg.train().epsilon(), cfg.train().weightDecay()))) {
+    Configuration hadoop = HadoopConfs.current(setup.hadoop());
+    try (StageModel m = StageModel.create(ModelInit.llama(cfg, plan.model(), hadoop), stage,
+        cfg.seed()); AdamW o = new AdamW(m, cfg.train().adamW())) {
+      ModelInit.loadWeights(cfg, m, hadoop); // the stage's initial weights, as its node would
       StageState.save(store, to, stage, 0, m, o);
     }
   }

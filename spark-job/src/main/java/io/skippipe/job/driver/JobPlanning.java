@@ -58,8 +58,8 @@ public final class JobPlanning {
 
   /**
    * The model the run trains: the one in {@code spark.skippipe.plan.file} when given, else the
-   * {@code spark.skippipe.model} preset or spec file; its bytes per activation element follow
-   * {@code spark.skippipe.train.precision}.
+   * configured model fitted to the configured cluster ({@link RunModel}); its bytes per activation
+   * element follow {@code spark.skippipe.train.precision}.
    */
   public static ModelSpec modelSpec(JobConfig cfg, Function<String, byte[]> readUri) {
     ModelSpec given;
@@ -72,7 +72,7 @@ public final class JobPlanning {
             e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
       }
     } else {
-      given = model(cfg);
+      given = RunModel.fit(cfg, cluster(cfg), readUri).model();
     }
     return given.withActivationBytesPerElement(cfg.compute().stagePrecision().bytesPerElement());
   }
@@ -108,8 +108,9 @@ public final class JobPlanning {
             e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
       }
     } else {
-      ClusterProfile cluster = measured != null ? measured : cluster(cfg);
-      ModelSpec model = modelSpec(cfg, readUri);
+      RunModel.Fit fit = RunModel.fit(cfg, measured != null ? measured : cluster(cfg), readUri);
+      ClusterProfile cluster = fit.cluster();
+      ModelSpec model = fit.model();
       key = ConfigKeys.PLAN_METHOD.name();
       source = cfg.plan().method();
       try {
@@ -122,14 +123,42 @@ public final class JobPlanning {
           plan = Planner.plan(cluster, model, plannerConfig(cfg));
         }
       } catch (PlanningException e) {
-        throw new ConfigException(ConfigKeys.PLAN_METHOD.name(), cfg.plan().method(),
-            "the planner rejected this setup: " + e.getMessage(),
-            "change the cluster, model or plan.* settings as the planner says");
+        throw rejected(cfg, e);
       }
     }
     Validated v = validate(plan, key, source);
     String json = PlanCodec.toJsonString(v.plan());
     return new PlannedRun(v.plan(), json, sha256(json), v.warnings(), tuneJson);
+  }
+
+  /**
+   * A planner rejection as a {@link ConfigException} naming the setting that causes it: the path
+   * length or skip ratio, the model, or the cluster profile; the method for the rest.
+   */
+  static ConfigException rejected(JobConfig cfg, PlanningException e) {
+    String subject = e.subject();
+    ConfigKeys.Key key;
+    String value;
+    if (subject.startsWith("path length")) {
+      key = ConfigKeys.PLAN_PATH_LENGTH;
+      value = "" + cfg.plan().pathLength();
+    } else if (subject.startsWith("skip ratio")) {
+      key = ConfigKeys.PLAN_SKIP_RATIO;
+      value = "" + cfg.plan().skipRatio();
+    } else if (subject.startsWith("model ")) {
+      key = ConfigKeys.MODEL;
+      value = cfg.model();
+    } else if (subject.startsWith("cluster ") || subject.startsWith("node ")
+        || subject.startsWith("link ") || subject.startsWith("live nodes")) {
+      key = ConfigKeys.CLUSTER;
+      value = cfg.cluster();
+    } else {
+      key = ConfigKeys.PLAN_METHOD;
+      value = cfg.plan().method();
+    }
+    return new ConfigException(key.name(), value, "the planner rejected this setup: "
+        + e.getMessage(), "change " + key.name() + " (or the other plan.* settings) as the"
+        + " planner says");
   }
 
   /** The planner settings of the job: method, seed, path length (or skip ratio), defaults. */

@@ -30,8 +30,7 @@ final class JobTuning {
       Function<String, byte[]> readUri) {
     ConvergenceProbe.Settings probe = !cfg.plan().tuneProbe() ? null
         : new ConvergenceProbe.Settings(cfg.plan().tuneProbeSteps(), cfg.seed(),
-            cfg.train().learningRate(), new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
-                cfg.train().epsilon(), cfg.train().weightDecay()), cfg.train().gradClipNorm());
+            cfg.train().learningRate(), cfg.train().adamW(), cfg.train().gradClipNorm());
     byte[] tokenizer = cfg.data().tokenizer().isEmpty() ? null
         : readUri.apply(cfg.data().tokenizer());
     Tuning.Outcome r = Tuning.run(new Tuning.Request(cluster, model, base, 1.0 / 3, null, null,

@@ -132,7 +132,8 @@ public final class CheckpointExport {
       step = latest.get().step();
     }
 
-    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : modelFromPlan(root, conf);
+    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : recordedModel(store, step, root,
+        conf);
     RunTokenizer tokenizer = runTokenizer(root, tokenizerJson, cfg, conf);
     TextTokenizer.SpecialTokens special = tokenizer.special();
     // The packer starts every document with the end-of-text token: it is the model's BOS too.
@@ -186,6 +187,21 @@ public final class CheckpointExport {
 
   /** A tokenizer.json's bytes and its special tokens. */
   private record RunTokenizer(byte[] json, TextTokenizer.SpecialTokens special) {}
+
+  /**
+   * The model the checkpoint records: the config in stage 0's weights file (the whole architecture,
+   * including RoPE theta, RMSNorm epsilon and tied embeddings), or, for checkpoints written before
+   * it was recorded, the run's plan.json.
+   */
+  private static LlamaConfig recordedModel(CheckpointStore store, long step, String root,
+      Configuration conf) throws IOException {
+    String stage0 = CheckpointStore.replicaFile(0, 0, StageState.WEIGHTS);
+    try (InputStream in = store.open(step, stage0)) {
+      LlamaConfig recorded = io.skippipe.model.weights.StageCheckpoint.modelOf(in,
+          StageState.where(store, step, stage0));
+      return recorded != null ? recorded : modelFromPlan(root, conf);
+    }
+  }
 
   /** The model spec recorded in RUN_DIR/plan.json, RUN_DIR being the checkpoint root's parent. */
   private static LlamaConfig modelFromPlan(String root, Configuration conf) throws IOException {

@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Returning a buffer is an optimisation, never an obligation: a buffer that is dropped instead
  * is freed by the garbage collector like any {@link ByteBuffer#allocateDirect} buffer, so a block
  * that is never closed wastes no memory for good. At most {@link #MAX_IDLE_BYTES} wait in the
- * pool; more are dropped.
+ * pool; when a returned buffer does not fit, idle buffers of other sizes make room first (the
+ * frame sizes of a run rarely change, those of a benchmark do), else it is dropped.
  */
 final class BufferPool {
   /** Payloads smaller than this are heap buffers. */
@@ -62,11 +63,38 @@ final class BufferPool {
     if (!b.isDirect() || capacity < DIRECT_THRESHOLD || Integer.bitCount(capacity) != 1) {
       return; // heap, or not one of ours: the garbage collector frees it
     }
-    if (idleBytes.addAndGet(capacity) > maxIdleBytes) {
-      idleBytes.addAndGet(-capacity);
+    if (capacity > maxIdleBytes) {
       return;
     }
+    while (idleBytes.addAndGet(capacity) > maxIdleBytes) {
+      idleBytes.addAndGet(-capacity);
+      if (!evictOtherThan(capacity)) {
+        return; // the budget is full of this size already: drop this one
+      }
+    }
     free.computeIfAbsent(capacity, c -> new ConcurrentLinkedDeque<>()).addFirst(b);
+  }
+
+  /**
+   * Drops one idle buffer of another size, the least recently released one of the size that
+   * holds the most idle bytes: the sizes in use now win over the sizes of earlier frames.
+   */
+  private boolean evictOtherThan(int capacity) {
+    int victim = -1;
+    long most = 0;
+    for (var e : free.entrySet()) {
+      long bytes = (long) e.getKey() * e.getValue().size();
+      if (e.getKey() != capacity && bytes > most) {
+        most = bytes;
+        victim = e.getKey();
+      }
+    }
+    ByteBuffer dropped = victim < 0 ? null : free.get(victim).pollLast();
+    if (dropped == null) {
+      return false;
+    }
+    idleBytes.addAndGet(-dropped.capacity());
+    return true;
   }
 
   /** Bytes waiting in the pool (for tests). */

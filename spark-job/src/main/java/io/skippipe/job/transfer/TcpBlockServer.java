@@ -115,13 +115,37 @@ public final class TcpBlockServer implements AutoCloseable {
               accepted(ch);
             }
           });
-      this.serverChannel = b.bind(bind, cfg.port()).syncUninterruptibly().channel();
-    } catch (Exception e) { // Netty rethrows the bind's checked exception undeclared
+      this.serverChannel = bind(b, bind, cfg.port());
+    } catch (IOException | RuntimeException e) {
       EventLoops.release();
-      throw new IOException("block server cannot bind " + bind + ":" + cfg.port() + ": " + e, e);
+      throw e;
     }
     InetSocketAddress local = (InetSocketAddress) serverChannel.localAddress();
     this.address = new InetSocketAddress(local.getAddress().getHostAddress(), local.getPort());
+  }
+
+  /** Ports tried from a fixed base {@code transfer.port}, as Spark's spark.port.maxRetries. */
+  public static final int PORT_RETRIES = 64;
+
+  /**
+   * Binds {@code port} (0 = any free port), or with a fixed base port the first free one of
+   * {@code port .. port + PORT_RETRIES - 1}: every task slot of a JVM runs its own server, so the
+   * slots of one executor take consecutive ports (Spark's own fixed ports work the same way).
+   */
+  private static Channel bind(ServerBootstrap b, InetAddress host, int port) throws IOException {
+    int tries = port == 0 ? 1 : PORT_RETRIES;
+    Exception last = null;
+    for (int i = 0; i < tries && port + i <= 65535; i++) {
+      try {
+        return b.bind(host, port == 0 ? 0 : port + i).syncUninterruptibly().channel();
+      } catch (Exception e) { // Netty rethrows the bind's checked exception undeclared
+        last = e;
+      }
+    }
+    throw new IOException(port == 0 ? "block server cannot bind " + host + ": " + last
+        : "block server cannot bind " + host + " on any port of " + port + ".."
+            + Math.min(65535, port + tries - 1) + " (spark.skippipe.transfer.port=" + port
+            + " is a base port; each task slot takes the next free one): " + last, last);
   }
 
   /** The address peers connect to. */

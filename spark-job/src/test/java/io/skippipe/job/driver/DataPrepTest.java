@@ -274,6 +274,10 @@ class DataPrepTest {
     List<String> docs = documents(prepare(gz, Map.of("spark.skippipe.data.textDocument",
         "paragraph")));
     assertEquals("Roses are red,\nViolets are blue,", docs.get(0));
+    // a glob names files; its braces would not survive a java.net.URI
+    assertEquals(List.of("file:" + gz), DataPrep.check(config(Map.of(
+        "spark.skippipe.data.input", tmp + "/{poems.txt.gz,absent.txt}")), new Configuration(),
+        1024).files().stream().map(f -> f.uri()).toList());
 
     StructType schema = new StructType().add("id", DataTypes.IntegerType)
         .add("text", DataTypes.StringType);

@@ -14,6 +14,7 @@ import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.stage.StageOptions;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlannedMicrobatch;
 import java.util.ArrayList;
@@ -36,6 +37,12 @@ public final class InProcessTraining {
   /** Trains {@code iterations} from the initial weights and writes step {@code iterations}. */
   public static void train(Plan plan, JobConfig cfg, Map<Integer, String> shards, int iterations,
       CheckpointStore out) throws Exception {
+    train(plan, cfg, shards, iterations, out, StageOptions.defaults());
+  }
+
+  /** As {@link #train(Plan, JobConfig, Map, int, CheckpointStore)} with stages run as {@code options}. */
+  public static void train(Plan plan, JobConfig cfg, Map<Integer, String> shards, int iterations,
+      CheckpointStore out, StageOptions options) throws Exception {
     LlamaConfig llama = Models.llama(plan.model());
     Configuration conf = HadoopConfs.current();
     int n = plan.nodeCount();
@@ -53,7 +60,7 @@ public final class InProcessTraining {
           ComputeThreads.apply(1);
           int stage = plan.stageOf(me);
           var endpoint = endpoints.get(me);
-          try (StageModel model = StageModel.create(llama, stage, cfg.seed());
+          try (StageModel model = StageModel.create(llama, stage, cfg.seed(), options);
               AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(),
                   cfg.train().beta2(), cfg.train().epsilon(), cfg.train().weightDecay()))) {
             ScheduleFollower f = new ScheduleFollower(plan, me, model, opt, new Mailbox(endpoint),

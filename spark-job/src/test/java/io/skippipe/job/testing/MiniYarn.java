@@ -147,6 +147,16 @@ public final class MiniYarn implements AutoCloseable {
     return client;
   }
 
+  /**
+   * Containers the ResourceManager has allocated since it started, all applications together (the
+   * root queue's aggregate count): with one application at a time, the difference over a test
+   * is that application's ApplicationMaster and executor containers.
+   */
+  public long containersAllocated() {
+    return yarn.getResourceManager().getResourceScheduler().getRootQueueMetrics()
+        .getAggregateAllocatedContainers();
+  }
+
   /** Environment for a process that submits like a gateway host: SPARK_HOME, HADOOP_CONF_DIR. */
   public Map<String, String> submitEnvironment() {
     return Map.of(

@@ -108,7 +108,16 @@ public final class SparkTrainingHarness {
   /** The reference weights per stage after {@code iterations} on the same shards. */
   public static Map<Integer, Map<String, float[]>> reference(Plan plan, JobConfig cfg,
       Map<Integer, String> shards, Configuration conf, int iterations) throws Exception {
-    LlamaConfig llama = Models.llama(plan.model());
+    return reference(plan, cfg, shards, conf, iterations, Models.llama(plan.model()), null);
+  }
+
+  /**
+   * As {@link #reference(Plan, JobConfig, Map, Configuration, int)} for the model {@code llama},
+   * starting from {@code initial} weights (HF names; null = the seed's initialisation).
+   */
+  public static Map<Integer, Map<String, float[]>> reference(Plan plan, JobConfig cfg,
+      Map<Integer, String> shards, Configuration conf, int iterations, LlamaConfig llama,
+      Map<String, float[]> initial) throws Exception {
     Map<Integer, ShardSource> sources = new HashMap<>();
     for (int d : plan.dataNodes()) {
       sources.put(d, ShardSource.open(shards.get(d), conf, plan.model().seqLen(),
@@ -122,6 +131,9 @@ public final class SparkTrainingHarness {
     try (PathTrainer t = new PathTrainer(llama, new PathTrainer.Config(cfg.seed(), adamW,
         cfg.train().lrSchedule(),
         cfg.train().gradClipNorm()))) {
+      if (initial != null) {
+        t.stages().forEach(st -> st.importWeights(initial));
+      }
       for (int it = 0; it < iterations; it++) {
         List<PathTrainer.Microbatch> mbs = new ArrayList<>();
         for (PlannedMicrobatch m : plan.microbatches()) {
@@ -141,7 +153,12 @@ public final class SparkTrainingHarness {
   /** Largest |difference| between checkpointed replica weights at {@code step} and the reference. */
   public static double worstDifference(Plan plan, CheckpointStore store, long step,
       Map<Integer, Map<String, float[]>> expected) throws Exception {
-    LlamaConfig llama = Models.llama(plan.model());
+    return worstDifference(plan, store, step, expected, Models.llama(plan.model()));
+  }
+
+  /** As {@link #worstDifference(Plan, CheckpointStore, long, Map)} for the model {@code llama}. */
+  public static double worstDifference(Plan plan, CheckpointStore store, long step,
+      Map<Integer, Map<String, float[]>> expected, LlamaConfig llama) throws Exception {
     double worst = 0;
     for (int s = 0; s < plan.stages().size(); s++) {
       for (int r = 0; r < 1; r++) { // replica 0 writes the stage's checkpoint

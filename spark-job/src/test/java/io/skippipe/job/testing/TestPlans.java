@@ -25,7 +25,8 @@ public final class TestPlans {
   public static final List<List<Integer>> STAGES = List.of(List.of(0, 1), List.of(2),
       List.of(3, 4), List.of(5));
 
-  static ClusterProfile cluster() {
+  /** The 6-node, 4-stage toy cluster of these plans. */
+  public static ClusterProfile cluster() {
     List<Node> nodes = new ArrayList<>();
     for (int i = 0; i < 6; i++) {
       nodes.add(new Node(i, "loc" + (i % 3), 1.0, 2));
@@ -36,12 +37,13 @@ public final class TestPlans {
   }
 
   /**
-   * SkipPipe-style paths with skips and swaps: mb0 [0,2,3,5] (full), mb1 [0,4,2] (stage 3
-   * skipped, stages 2 and 1 swapped), mb2 [1,3] (two stages skipped), mb3 [1,5,4] (swap 3↔2).
+   * SkipPipe-style paths of three stages each (pathLength 3, as the validator requires of every
+   * path): mb0 [0,2,5] (stage 2 skipped), mb1 [0,4,2] (stage 3 skipped, stages 2 and 1 swapped),
+   * mb2 [1,3,5] (stage 1 skipped), mb3 [1,5,4] (stage 1 skipped, 3 and 2 swapped).
    */
   public static Plan skippipe() {
-    return plan("skippipe", List.of(List.of(0, 2, 3, 5), List.of(0, 4, 2), List.of(1, 3),
-        List.of(1, 5, 4)), new Constraints(4, 2, 1, 4, 2, 4));
+    return plan("skippipe", List.of(List.of(0, 2, 5), List.of(0, 4, 2), List.of(1, 3, 5),
+        List.of(1, 5, 4)), new Constraints(3, 2, 1, 4, 2, 4));
   }
 
   /**
@@ -50,9 +52,9 @@ public final class TestPlans {
    * exactly). Skips and swaps as in {@link #skippipe()}.
    */
   public static Plan busy() {
-    return plan("skippipe", List.of(List.of(0, 2, 3, 5), List.of(0, 4, 2), List.of(0, 2, 4, 5),
-        List.of(0, 3, 5), List.of(1, 2, 3, 5), List.of(1, 3, 2), List.of(1, 2, 4),
-        List.of(1, 5, 4)), new Constraints(4, 2, 1, 4, 2, 8));
+    return plan("skippipe", BUSY_MODEL, List.of(List.of(0, 2, 5), List.of(0, 4, 2), List.of(0, 2, 4),
+        List.of(0, 3, 5), List.of(1, 2, 3), List.of(1, 3, 2), List.of(1, 2, 4),
+        List.of(1, 5, 4)), new Constraints(3, 2, 1, 4, 2, 8));
   }
 
   /** The full pipeline: every microbatch through stages 0,1,2,3 in order. */
@@ -61,12 +63,21 @@ public final class TestPlans {
         List.of(1, 2, 4, 5)), new Constraints(4, 0, 0, 1, 2, 4));
   }
 
+  /** {@link #MODEL} with four microbatches per data node. */
+  static final ModelSpec BUSY_MODEL = new ModelSpec("toy", "", 32, 4, 2, 1, 64, 1024, 8, 1, 2, 4,
+      4);
+
   private static Plan plan(String method, List<List<Integer>> paths, Constraints c) {
+    return plan(method, MODEL, paths, c);
+  }
+
+  private static Plan plan(String method, ModelSpec model, List<List<Integer>> paths,
+      Constraints c) {
     List<PlannedMicrobatch> mbs = new ArrayList<>();
     for (int i = 0; i < paths.size(); i++) {
       mbs.add(new PlannedMicrobatch(i, paths.get(i).get(0), 0.0, paths.get(i)));
     }
-    return new Plan(Plan.FORMAT, method, 5, cluster(), MODEL, c, STAGES, mbs, null);
+    return new Plan(Plan.FORMAT, method, 5, cluster(), model, c, STAGES, mbs, null);
   }
 
   /** The path of a microbatch as stage indices (what PathTrainer takes). */

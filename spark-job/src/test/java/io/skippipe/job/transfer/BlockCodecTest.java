@@ -143,6 +143,16 @@ class BlockCodecTest {
     assertSame(first, pool.acquire(70_000), "the released buffer of the same class is reused");
     assertFalse(pool.acquire(1_000).isDirect(), "small payloads are heap buffers");
 
+    BufferPool small = new BufferPool(4 << 20); // room for two 2 MiB buffers
+    java.nio.ByteBuffer a = small.acquire(2 << 20);
+    java.nio.ByteBuffer b2 = small.acquire(2 << 20);
+    java.nio.ByteBuffer big = small.acquire(4 << 20);
+    small.release(a);
+    small.release(b2);
+    small.release(big); // the size in use now evicts the idle ones of the earlier size
+    assertSame(big, small.acquire(3 << 20));
+    assertEquals(0, small.idleBytes());
+
     Block b = Block.ofFloats(BlockType.ACTIVATION, 1, 0, 0, 0, 1, new float[50_000]);
     b.close();
     assertThrows(IllegalStateException.class, b::floats);

@@ -372,6 +372,7 @@ public final class ScheduleFollower {
         values, bt / seqLen, seqLen, d);
     hooks.timings().accept(new MessageTiming(node, to, iteration, mb,
         type == BlockType.ACTIVATION_GRAD, b.header().payloadBytes(), nowMicros(), -1));
+    ActivationTraffic.sent(b.header().payloadBytes());
     box.transport().send(b);
   }
 

@@ -16,7 +16,6 @@ import io.skippipe.job.transfer.LinkModel;
 import io.skippipe.job.transfer.Mailbox;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.optim.AdamW;
-import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.stage.StageOptions;
@@ -125,7 +124,7 @@ public final class StageTask {
     try {
       ComputeThreads.apply(ComputeThreads.resolve(cfg.train().intraOpThreads(),
           org.apache.spark.TaskContext.get()));
-      st = prepareStage(spec, plan, a, role, slot, store, snapshots);
+      st = prepareStage(spec, plan, a, role, slot, store, snapshots, hadoop);
       st.keepCarried(spec.firstIteration(), resume);
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
       Map<Integer, String> pins = new HashMap<>();
@@ -235,7 +234,7 @@ public final class StageTask {
    */
   private static ExecutorSlots.CachedStage prepareStage(ChunkSpec spec, Plan plan,
       Roles.Assignment a, Roles.Role role, ExecutorSlots.Slot slot, CheckpointStore store,
-      CheckpointStore snapshots) throws IOException {
+      CheckpointStore snapshots, Configuration hadoop) throws IOException {
     ExecutorSlots.CachedStage c = slot.cached();
     long resume = a.resumeStep();
     if (role.source() == Roles.Source.CACHE) {
@@ -250,15 +249,14 @@ public final class StageTask {
       return c;
     }
     JobConfig cfg = spec.config();
-    LlamaConfig llama = Models.llama(plan.model());
+    LlamaConfig llama = ModelInit.llama(cfg, plan.model(), hadoop);
     ai.djl.Device device = DevicePlacement.resolve(cfg.compute().device(),
         org.apache.spark.TaskContext.get());
     DevicePlacement.check(device);
     StageModel model = StageModel.create(llama, role.stage(), cfg.seed(), StageOptions.defaults()
         .withDevice(device).withPrecision(cfg.compute().stagePrecision())
         .withActivationCheckpointing(cfg.compute().activationCheckpointing()));
-    AdamW opt = new AdamW(model, new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
-        cfg.train().epsilon(), cfg.train().weightDecay()));
+    AdamW opt = new AdamW(model, cfg.train().adamW());
     try {
       switch (role.source()) {
         case COMMIT -> StageState.load(store, spec.commitStep(), role.stage(), 0, model, opt);
@@ -266,7 +264,7 @@ public final class StageTask {
         case NEIGHBOURS -> StageRecovery.rebuild(model, role.neighbours(),
             a.fromSnapshots() ? snapshots : store, a.fromSnapshots() ? resume
                 : spec.commitStep(), store, spec.commitStep());
-        default -> { } // INIT: the seeded initial weights
+        default -> ModelInit.loadWeights(cfg, model, hadoop); // INIT: model.init or the seed
       }
     } catch (IOException | RuntimeException e) {
       opt.close();
