@@ -25,7 +25,7 @@ public final class SkipPipeCli {
         train     [--conf file.properties] [--set spark.skippipe.key=value ...]
         eval      --checkpoint DIR [--omit-stages 2,4] [--json]
         export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
-        bench     model|convergence|e2e|data|transfer|scale|faults [--json]
+        bench     model|convergence|e2e|data|transfer|scale [--json]
           e2e: [--cluster C] [--model M] [--cost-model M2] [--iterations N] [--time-scale S]
                [--pad-compute true|false] [--runs skippipe,dtfm|METHOD:PATH_LENGTH,...]
                [--target-loss L] [--seed N]
@@ -33,8 +33,6 @@ public final class SkipPipeCli {
                [--link-latency-ms N]
           scale: [--model M] [--seq-len T] [--samples B] [--microbatches N] [--iterations N]
                [--precisions fp32,bf16] [--dir DIR] [--heap SIZE]
-          faults: [--cluster C] [--model M] [--iterations N] [--chunk K] [--time-scale S]
-               [--kills STEP:replica|stage,...] [--policies checkpoint,neighbours] [--seed N]
       """;
 
   public static void main(String[] args) {
@@ -72,11 +70,8 @@ public final class SkipPipeCli {
         if (rest.length > 0 && rest[0].equals("e2e")) {
           return io.skippipe.job.bench.E2eBench.run(rest, System.out, System.err);
         }
-        if (rest.length > 0 && rest[0].equals("faults")) {
-          return io.skippipe.job.bench.FaultsBench.run(rest, System.out, System.err);
-        }
         System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
-            + "; known: model, convergence, e2e, data, transfer, scale, faults");
+            + "; known: model, convergence, e2e, data, transfer, scale");
         return 2;
       default:
         System.err.println("skippipe: unknown command '" + args[0] + "'.\n" + USAGE);

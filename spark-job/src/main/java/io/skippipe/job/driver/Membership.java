@@ -176,7 +176,7 @@ final class Membership {
     origin.putAll(addedOrigin);
     assignShards();
     check(plan.liveNodes().size(), roster);
-    Set<Integer> recover = recovered(before, plan);
+    Set<Integer> recover = recovered(before, survivors, plan);
     List<String> why = new ArrayList<>();
     if (!lost.isEmpty()) {
       why.add("executors lost: nodes " + lost);
@@ -300,12 +300,16 @@ final class Membership {
     return st.get(st.size() - 1);
   }
 
-  /** Stages of {@code after} none of whose nodes held that stage in {@code before}. */
-  private static Set<Integer> recovered(Plan before, Plan after) {
+  /**
+   * Stages of {@code after} that no surviving node held in {@code before}: their weights are gone
+   * (a survivor the re-plan moved to another stage still holds, and hands over, its old stage).
+   */
+  private static Set<Integer> recovered(Plan before, List<Integer> survivors, Plan after) {
+    Set<Integer> held = new HashSet<>();
+    survivors.forEach(n -> held.add(before.stageOf(n)));
     Set<Integer> out = new TreeSet<>();
     for (int s = 0; s < after.stages().size(); s++) {
-      List<Integer> now = after.stages().get(s);
-      if (!now.isEmpty() && now.stream().noneMatch(before.stages().get(s)::contains)) {
+      if (!after.stages().get(s).isEmpty() && !held.contains(s)) {
         out.add(s);
       }
     }

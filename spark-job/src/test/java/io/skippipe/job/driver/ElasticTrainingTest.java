@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.spark.SparkContext;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
@@ -45,24 +46,27 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  *
  * <p>The plan is the planner's for a 6-node profile of the toy model's 4 stages, stages sized
  * [2,1,2,1]: two data nodes, one stage with a spare replica, two single-replica stages. Data is
- * the bundled corpus (real text, so the loss falls). Training: 9 iterations in chunks of 3, padded
+ * the bundled corpus (real text, so the loss falls). Training: 12 iterations in chunks of 4, padded
  * compute and emulated links so an iteration lasts about a second, and a kill lands in the middle
- * of chunk 1 (iterations 3–5) when a node reports step 4.
+ * of chunk 1 (iterations 4–7) when a node reports step 5 (iteration 4 done).
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ElasticTrainingTest {
   @RegisterExtension
   static LocalSparkExtension spark = LocalSparkExtension.localCluster(6, 1)
       .with("spark.executor.heartbeatInterval", "1s")
+      // a user setting that makes defaultParallelism lie about the slots a barrier stage gets
+      .with("spark.default.parallelism", "2")
       // a retry may find a frozen executor's slot still busy for a moment
       .with("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "30");
 
-  static final int ITERATIONS = 9;
-  static final int CHUNK = 3;
-  static final long KILL_AT_STEP = 4;
+  static final int ITERATIONS = 12;
+  static final int CHUNK = 4;
+  /** Iteration 4 (the first of chunk 1) done: three iterations of chunk 1 are left. */
+  static final long KILL_AT_STEP = CHUNK + 1;
   static String base;
   static Plan plan;
   static Map<Integer, String> shards;
-  static TrainingProgress progress;
   static Run faultFree;
 
   /** One run's outcome and the node reports of every chunk. */
@@ -115,7 +119,6 @@ class ElasticTrainingTest {
     plan = JobPlanning.plan(cfg, uri -> read(uri)).plan();
     shards = DataPrep.prepare(spark.session(), cfg, plan.dataNodes(), plan.model().seqLen(),
         plan.model().vocab(), Map.of()).shards();
-    progress = TrainingProgress.attach(spark.jsc());
     faultFree = train("fault-free", Map.of(), null);
   }
 
@@ -157,6 +160,7 @@ class ElasticTrainingTest {
     JobConfig cfg = config(name, extra);
     List<List<ChunkResult>> chunks = Collections.synchronizedList(new ArrayList<>());
     CompletableFuture<Map<Integer, String>> chunk0 = new CompletableFuture<>();
+    TrainingProgress progress = TrainingProgress.attach(spark.jsc()); // this run's steps only
     CompletableFuture<Void> acted = fault == null ? CompletableFuture.completedFuture(null)
         : CompletableFuture.runAsync(() -> {
           try {
@@ -180,6 +184,7 @@ class ElasticTrainingTest {
             l.completed(results);
           }
         });
+    sc().removeSparkListener(progress);
     acted.get(1, TimeUnit.MINUTES); // the fault happened (and did not throw)
     assertEquals(ITERATIONS, out.lastStep(), name);
     return new Run(out, chunks, base + "/" + name);
@@ -197,14 +202,18 @@ class ElasticTrainingTest {
   /** Waits until {@code n} executors are registered (asking for one more when fewer). */
   static void restore(int n) throws Exception {
     long deadline = System.nanoTime() + 180_000_000_000L;
-    if (ExecutorRoster.now(spark.jsc()).size() < n) {
-      sc().requestExecutors(n - ExecutorRoster.now(spark.jsc()).size());
-    }
+    // the absolute target: after killExecutor the standalone master's limit is below n (a
+    // relative requestExecutors adds to a target that started at 0 without executor.instances)
+    assertTrue(sc().requestTotalExecutors(n, 0, emptyHosts()), "executor target " + n);
     while (ExecutorRoster.now(spark.jsc()).size() < n) {
       assertTrue(System.nanoTime() < deadline, "executors did not come back: "
           + ExecutorRoster.now(spark.jsc()));
       Thread.sleep(500);
     }
+  }
+
+  static scala.collection.immutable.Map<String, Object> emptyHosts() {
+    return scala.collection.immutable.Map$.MODULE$.empty();
   }
 
   /** kill -9 of an executor's JVM (a child process of this JVM in local-cluster). */
@@ -219,14 +228,26 @@ class ElasticTrainingTest {
     assertEquals(0, kill.waitFor(), "kill -" + signal + " of executor " + executorId);
   }
 
+  /** The JVM of this application's executor {@code executorId} (its command line names both). */
   static ProcessHandle process(String executorId) {
-    return ProcessHandle.current().descendants()
-        .filter(h -> h.info().arguments().map(a -> {
-          List<String> l = List.of(a);
-          int i = l.indexOf("--executor-id");
-          return i >= 0 && i + 1 < l.size() && l.get(i + 1).equals(executorId);
-        }).orElse(false)).findFirst()
-        .orElseThrow(() -> new AssertionError("no process of executor " + executorId));
+    String app = sc().applicationId();
+    return ProcessHandle.allProcesses().filter(h -> {
+      List<String> args = commandLine(h.pid());
+      int e = args.indexOf("--executor-id");
+      int a = args.indexOf("--app-id");
+      return e >= 0 && e + 1 < args.size() && args.get(e + 1).equals(executorId) && a >= 0
+          && a + 1 < args.size() && args.get(a + 1).equals(app);
+    }).findFirst().orElseThrow(() -> new AssertionError("no process of executor " + executorId
+        + " of " + app));
+  }
+
+  static List<String> commandLine(long pid) {
+    try {
+      return List.of(new String(Files.readAllBytes(Path.of("/proc", "" + pid, "cmdline")),
+          java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+    } catch (java.io.IOException | SecurityException e) {
+      return List.of(); // gone meanwhile, or not ours
+    }
   }
 
   static int stageWith(Plan p, int replicas) {
@@ -254,6 +275,16 @@ class ElasticTrainingTest {
         + faultFree.lossAt(0) + " -> " + faultFree.finalLoss());
     assertTrue(Math.abs(loss - faultFree.finalLoss()) <= 0.03 * faultFree.finalLoss(),
         "final loss " + loss + " vs fault-free " + faultFree.finalLoss());
+  }
+
+  @Test
+  void theSlotsAreTheRegisteredExecutorsNotDefaultParallelism() {
+    assertEquals(2, sc().defaultParallelism(), "spark.default.parallelism=2");
+    List<ExecutorRoster.Executor> roster = ExecutorRoster.await(spark.jsc(), 6, 120_000);
+    assertEquals(6, ExecutorRoster.slots(roster), roster.toString());
+    assertEquals(6, roster.stream().map(ExecutorRoster.Executor::id).distinct().count(),
+        roster.toString());
+    assertEquals(6, faultFree.outcome().attempts().get(0).liveNodes(), "trained on all six");
   }
 
   @Test
@@ -326,27 +357,62 @@ class ElasticTrainingTest {
     wholeStageLost("neighbours");
   }
 
+  /**
+   * kill -9 of a replica's executor JVM mid-chunk. The cluster manager is first told to keep five
+   * executors (as when spot capacity is gone), so no replacement races the retry: the retry waits
+   * {@code elastic.replacementWaitMs} for the sixth executor, then re-plans onto the five that
+   * exist. After that chunk a sixth executor is asked for; it joins the next chunk as a new node.
+   */
   @Test
   void aKilledExecutorThatComesBackRejoinsAtTheNextChunk() throws Exception {
     int stage = stageWith(plan, 2);
     int victim = plan.stages().get(stage).get(1);
-    Run r = train("comes-back", Map.of(), execs -> killProcess(execs.get(victim)), results -> {
-      if (results.size() == 5) { // the shrunken chunk: let the replacement register first
-        try {
-          restore(6);
-        } catch (Exception e) {
-          throw new java.io.IOException(e);
-        }
-      }
-    });
+    long waitMs = 3_000;
+    Run r = train("comes-back", Map.of("spark.skippipe.elastic.replacementWaitMs", "" + waitMs),
+        execs -> {
+          assertTrue(sc().requestTotalExecutors(5, 0, emptyHosts()),
+              "the cluster manager took the executor target");
+          killProcess(execs.get(victim));
+        }, results -> {
+          if (results.size() == 5) { // the shrunken chunk: let a new executor register first
+            try {
+              restore(6);
+            } catch (Exception e) {
+              throw new java.io.IOException(e);
+            }
+          }
+        });
     List<Integer> sizes = r.outcome().attempts().stream().filter(a -> a.failure() == null)
         .map(ChunkedTraining.AttemptRecord::liveNodes).toList();
     assertEquals(List.of(6, 5, 6), sizes, r.outcome().attempts().toString());
+    List<ChunkedTraining.AttemptRecord> chunk1 = r.attemptsOf(1);
+    assertTrue(chunk1.size() >= 2 && chunk1.get(0).failure() != null,
+        "the kill failed the first attempt of chunk 1: " + chunk1);
+    ChunkedTraining.AttemptRecord shrunk = chunk1.get(chunk1.size() - 1);
+    assertTrue(shrunk.seconds() >= waitMs / 1e3, "waited for a replacement first: " + shrunk);
+    assertFalse(r.executors(1).containsValue(r.executors(0).get(victim)),
+        "the killed executor ran nothing after the kill: " + r.executors(1));
+    Plan shrunkPlan = planOf(r, shrunk.planHash());
+    assertFalse(shrunkPlan.liveNodes().contains(victim), shrunkPlan.liveNodes().toString());
+    assertEquals(List.of(plan.stages().get(stage).get(0)), shrunkPlan.stages().get(stage));
+    assertValid(shrunkPlan);
     Plan last = planOf(r, r.outcome().planHash());
     assertEquals(6, last.liveNodes().size());
     assertTrue(last.nodeCount() > 6, "the new executor is a new node: " + last.nodeCount());
     assertValid(last);
+    List<JsonNode> history = new PlanHistory(
+        org.apache.hadoop.fs.FileSystem.getLocal(HadoopConfs.current()),
+        new org.apache.hadoop.fs.Path(r.dir())).read();
+    assertTrue(history.stream().map(h -> h.get("plan").asText()).distinct().count() >= 3,
+        "the run directory records the first, the shrunken and the grown plan: " + history);
+    assertEquals(ITERATIONS, history.get(history.size() - 1).get("toStep").asInt());
     assertCloseToFaultFree(r);
+    double faulted = chunk1.stream().mapToDouble(ChunkedTraining.AttemptRecord::seconds).sum();
+    double clean = faultFree.attemptsOf(1).stream()
+        .mapToDouble(ChunkedTraining.AttemptRecord::seconds).sum();
+    System.out.printf(java.util.Locale.ROOT, "kill -9 recovery: chunk 1 took %.1f s in %d"
+        + " attempts (the failed one %.1f s) vs %.1f s fault-free: %.1f s lost%n", faulted,
+        chunk1.size(), chunk1.get(0).seconds(), clean, faulted - clean);
   }
 
   @Test
