@@ -390,6 +390,8 @@ class ElasticTrainingTest {
         "the kill failed the first attempt of chunk 1: " + chunk1);
     ChunkedTraining.AttemptRecord shrunk = chunk1.get(chunk1.size() - 1);
     assertTrue(shrunk.seconds() >= waitMs / 1e3, "waited for a replacement first: " + shrunk);
+    assertEquals(shrunk.newestHeld(), shrunk.resumedAt(), "no iteration trained again: " + shrunk);
+    assertTrue(shrunk.resumedAt() > CHUNK, "resumed inside chunk 1 from memory: " + shrunk);
     assertFalse(r.executors(1).containsValue(r.executors(0).get(victim)),
         "the killed executor ran nothing after the kill: " + r.executors(1));
     Plan shrunkPlan = planOf(r, shrunk.planHash());
