@@ -12,6 +12,7 @@ import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.Settings;
 import io.skippipe.job.deploy.YarnResources;
 import io.skippipe.job.driver.ChunkedTraining;
+import io.skippipe.job.driver.Console;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
 import io.skippipe.job.driver.MetricsLog;
@@ -19,6 +20,7 @@ import io.skippipe.job.driver.ProbeProfile;
 import io.skippipe.job.driver.RunChecks;
 import io.skippipe.job.driver.RunDirectory;
 import io.skippipe.job.driver.RunMetrics;
+import io.skippipe.job.eval.TrainingEval;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.job.driver.ExecutorRoster;
@@ -26,6 +28,8 @@ import io.skippipe.job.task.peer.NetworkProbe;
 import io.skippipe.job.task.peer.Rendezvous;
 import io.skippipe.job.task.peer.SlotAddress;
 import io.skippipe.job.task.role.ExecutorSlots;
+import io.skippipe.job.task.chunk.ModelInit;
+import io.skippipe.job.trace.RunTrace;
 import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;
@@ -80,7 +84,7 @@ public final class SkipPipeJob {
       Map<String, String> given = skippipeKeys(conf);
       cfg = JobConfig.from(Settings.of(given));
       IgnoredSettings.of(given).forEach(w -> LOG.warn(w));
-      checked = RunChecks.check(cfg, conf.get("spark.master", ""), Map.of());
+      checked = new Console(System.out).check(cfg, conf.get("spark.master", ""), Map.of());
     } catch (ConfigException e) {
       refuse(conf, e);
       return;
@@ -135,14 +139,16 @@ public final class SkipPipeJob {
   /** Runs the job on a session; {@code hadoop} adds Hadoop keys (tests), normally empty. */
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out) throws IOException {
-    return run(spark, cfg, hadoop, out, RunChecks.check(cfg, spark.sparkContext().master(),
-        hadoop));
+    return run(spark, cfg, hadoop, out, new Console(out).check(cfg,
+        spark.sparkContext().master(), hadoop));
   }
 
   /** Runs the job on a session, given what {@link RunChecks#check} found. */
   public static Summary run(SparkSession spark, JobConfig cfg, Map<String, String> hadoop,
       PrintStream out, RunChecks.Checked checked) throws IOException {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Console console = new Console(out);
+    Console.quietKnownWarnings();
     TransferSecurity.report(jsc.getConf(), cfg.transfer(), out);
     Configuration conf = HadoopConfs.current(hadoop);
     RunDirectory dir = checked.dir();
@@ -150,11 +156,12 @@ public final class SkipPipeJob {
       return finished(dir, cfg, out);
     }
     JobPlanning.PlannedRun planned = checked.planned();
-    checkSlots(jsc, cfg, planned != null ? planned.plan().liveNodes().size()
+    List<ExecutorRoster.Executor> roster = checkSlots(jsc, cfg, planned != null ? planned.plan().liveNodes().size()
         : JobPlanning.cluster(cfg).size(), planned == null, out);
     String network = network(cfg, planned);
     // the run directory holds this run from here on (every refusing check has passed)
     dir.begin();
+    RunTrace.writeNetwork(dir.fs(), dir.path(), cfg); // the timeline's time scale
     String run = "run-" + UUID.randomUUID();
     byte[] secret = secret(cfg);
     long startStep = dir.resumeFrom().map(Commit::step).orElse(0L);
@@ -164,17 +171,23 @@ public final class SkipPipeJob {
     try {
       Probed probed = probe(jsc, cfg, run, secret, conf, out);
       if (probed != null) {
+        Console.Phase planning = console.planning(cfg, true);
         planned = JobPlanning.plan(cfg, probed.profile(), uri -> read(uri, conf));
+        console.planned(planning, planned.plan());
       }
       Plan plan = planned.plan();
+      TrainingEval eval = TrainingEval.create(cfg, ModelInit.llama(cfg, plan.model(), conf), hadoop,
+          out);
       write(cfg.runDir() + "/plan.json", planned.json(), conf);
       planned.warnings().forEach(out::println);
       if (planned.tuneJson() != null) {
         write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
       }
+      Console.Phase prep = console.begin("preparing data from " + (cfg.data().input().isEmpty()
+          ? "the bundled corpus" : cfg.data().input()));
       DataPrep.Result data = DataPrep.prepare(spark, cfg, plan.dataNodes(),
           plan.model().seqLen(), plan.model().vocab(), hadoop);
-      out.println(data.summary());
+      prep.done(data.summary());
       Map<Integer, String> shards = data.shards();
       Map<Integer, String> preferred = new HashMap<>();
       List<SlotAddress> probedSlots = probed == null ? List.of() : probed.result().nodes();
@@ -187,6 +200,9 @@ public final class SkipPipeJob {
           cfg.transfer().resolve(jsc.master()), cfg.checkpointRoot(), cfg.runDir(), shards,
           hadoop, network != null ? network
               : ProfileJson.toJson(planned.plan().cluster()).toString());
+      console.say(String.format(java.util.Locale.ROOT, "%d task slots on %d executors registered;"
+          + " every chunk attempt gathers the executors registered then (rendezvous)",
+          ExecutorRoster.slots(roster), roster.size()));
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
@@ -195,7 +211,13 @@ public final class SkipPipeJob {
         out.printf("resuming run %s from its commit at step %d%n", dir.identity().lineage(),
             startStep);
       }
-      outcome = ChunkedTraining.train(jsc, setup, dir.store(), metrics::afterChunk);
+      Console.Chunks chunks = console.training(startStep, cfg.train().iterations(),
+          cfg.train().chunkIterations());
+      RunMetrics m = metrics;
+      outcome = ChunkedTraining.train(jsc, setup, dir.store(), results -> {
+        m.afterChunk(results);
+        chunks.completed(results);
+      }, eval::afterCommit);
     } finally {
       ExecutorSlots.close(run); // local mode: the driver JVM holds the slots
     }
@@ -204,6 +226,12 @@ public final class SkipPipeJob {
         dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()),
         outcome.attempts(), outcome.planHash());
     report(s, cfg, out);
+    try {
+      console.timeline(RunTrace.writePage(dir.fs(), dir.path()).toString(), cfg.runDir());
+    } catch (IOException | RuntimeException e) {
+      console.say("timeline not written (" + e + "); bin/skippipe timeline " + cfg.runDir()
+          + " --out FILE draws it");
+    }
     return s;
   }
 
@@ -224,10 +252,11 @@ public final class SkipPipeJob {
   /**
    * Counts the task slots of the executors registered now (waiting up to
    * {@code elastic.replacementWaitMs} for {@code nodes}); refuses the run below
-   * {@code elastic.minNodes}, or below {@code nodes} when every node must be there (the probe).
+   * {@code elastic.minNodes}, or below {@code nodes} when every node must be there (the probe);
+   * returns the registered executors.
    */
-  private static void checkSlots(JavaSparkContext jsc, JobConfig cfg, int nodes, boolean all,
-      PrintStream out) {
+  private static List<ExecutorRoster.Executor> checkSlots(JavaSparkContext jsc, JobConfig cfg,
+      int nodes, boolean all, PrintStream out) {
     List<ExecutorRoster.Executor> roster = ExecutorRoster.await(jsc, nodes,
         cfg.elastic().replacementWaitMillis());
     int slots = ExecutorRoster.slots(roster);
@@ -247,6 +276,7 @@ public final class SkipPipeJob {
           + " grows when executors register (%s=%d)%n", slots, nodes, slots,
           ConfigKeys.ELASTIC_MIN_NODES.name(), cfg.elastic().minNodes());
     }
+    return roster;
   }
 
   /**

@@ -8,17 +8,22 @@ import io.skippipe.model.data.Corpus;
 import io.skippipe.model.data.MicrobatchReader;
 import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.data.TextTokenizer;
+import io.skippipe.model.eval.OmissionEval;
 import io.skippipe.model.eval.Perplexity;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.model.optim.LrSchedule;
 import io.skippipe.model.train.PathTrainer;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code bench convergence}: the paper's convergence and layer-omission experiments in miniature.
@@ -29,58 +34,86 @@ import java.util.SplittableRandom;
  * stages and with half of the model omitted (the paper's {@code skip = 50}: stage 0 kept, K/2 of
  * the non-first stages dropped, averaged over seeded random subsets shared by both models).
  */
-final class ConvergenceBench {
-  private ConvergenceBench() {}
+@Command(name = "convergence", sortOptions = false,
+    sortSynopsis = false,
+    description = "Train the same model with SkipPipe paths and with full paths on the same "
+        + "microbatches; held-out perplexity with all stages and with half of them omitted.")
+public final class ConvergenceBench implements Callable<Integer> {
+  @Mixin BenchOptions common;
 
-  static final String USAGE = "bench convergence [--model llama-tiny] [--steps 300]"
-      + " [--microbatches 4] [--batch 4] [--path-length 4] [--lr 0.003] [--seed 1]"
-      + " [--eval-sequences 256] [--omit-subsets 3] [--threads N] [--json]";
+  @Option(names = "--model", paramLabel = "M", order = 1,
+      description = "Model preset or spec file (default: ${DEFAULT-VALUE}).")
+  String modelName = "llama-tiny";
 
-  static int run(String[] args, PrintStream out, PrintStream err) {
-    BenchArgs a = new BenchArgs(args, 1, Set.of("model", "steps", "microbatches", "batch",
-        "path-length", "lr", "seed", "eval-sequences", "omit-subsets", "threads"), USAGE);
-    LlamaConfig model = LlamaConfig.preset(a.string("model", "llama-tiny"));
-    int steps = a.positiveInt("steps", 300);
-    int microbatches = a.positiveInt("microbatches", 4);
-    int batch = a.positiveInt("batch", 4);
+  @Option(names = "--steps", paramLabel = "N", order = 2,
+      description = "Optimizer steps per method (default: ${DEFAULT-VALUE}).")
+  int steps = 300;
+
+  @Option(names = "--microbatches", paramLabel = "N", order = 3,
+      description = "Microbatches per step (default: ${DEFAULT-VALUE}).")
+  int microbatches = 4;
+
+  @Option(names = "--batch", paramLabel = "B", order = 4,
+      description = "Sequences per microbatch (default: ${DEFAULT-VALUE}).")
+  int batch = 4;
+
+  @Option(names = "--path-length", paramLabel = "L", order = 5,
+      description = "Stages each SkipPipe path visits (default: stages - stages/3).")
+  Integer pathLengthOption;
+
+  @Option(names = "--lr", paramLabel = "LR", order = 6,
+      description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+  double lr = 3e-3;
+
+  @Option(names = "--seed", paramLabel = "N", order = 7,
+      description = "Seeds init, data order, paths and omitted subsets (default: ${DEFAULT-VALUE}).")
+  long seed = 1;
+
+  @Option(names = "--eval-sequences", paramLabel = "N", order = 8,
+      description = "Held-out sequences evaluated (default: ${DEFAULT-VALUE}).")
+  int evalSequences = 256;
+
+  @Option(names = "--omit-subsets", paramLabel = "N", order = 9,
+      description = "Seeded half-omitted stage subsets averaged (default: ${DEFAULT-VALUE}).")
+  int omitSubsets = 3;
+
+  @Override
+  public Integer call() {
+    LlamaConfig model = LlamaConfig.preset(modelName);
+    int steps = common.positive("--steps", this.steps);
+    int microbatches = common.positive("--microbatches", this.microbatches);
+    int batch = common.positive("--batch", this.batch);
     int stages = model.stages();
-    int pathLength = a.positiveInt("path-length", Math.max(1, stages - stages / 3));
-    double lr = a.positiveDouble("lr", 3e-3);
-    long seed = a.longValue("seed", 1);
-    int evalSequences = a.positiveInt("eval-sequences", 256);
-    int omitSubsets = a.positiveInt("omit-subsets", 3);
+    int pathLength = common.positive("--path-length",
+        pathLengthOption == null ? Math.max(1, stages - stages / 3) : pathLengthOption);
+    double lr = common.positive("--lr", this.lr);
+    long seed = this.seed;
+    int evalSequences = common.positive("--eval-sequences", this.evalSequences);
+    int omitSubsets = common.positive("--omit-subsets", this.omitSubsets);
     if (pathLength > stages) {
-      throw new BenchArgs.Usage("--path-length " + pathLength + " exceeds the model's " + stages
+      throw common.usage("--path-length " + pathLength + " exceeds the model's " + stages
           + " stages; choose 1.." + stages);
     }
     if (stages < 2) {
-      throw new BenchArgs.Usage("model has " + stages + " stage; skipping needs at least 2");
+      throw common.usage("model has " + stages + " stage; skipping needs at least 2");
     }
-
-    int threads = a.applyThreads();
+    PrintWriter out = common.spec.commandLine().getOut();
+    int threads = common.applyThreads();
     long t0 = System.nanoTime();
     PackedDataset train;
     PackedDataset valid;
     try (TextTokenizer tok = TextTokenizer.bundled()) {
       if (tok.vocabSize() != model.vocab()) {
-        throw new BenchArgs.Usage("model vocab " + model.vocab() + " differs from the bundled"
+        throw common.usage("model vocab " + model.vocab() + " differs from the bundled"
             + " tokenizer's " + tok.vocabSize() + "; use a model with vocab " + tok.vocabSize());
       }
       train = PackedDataset.of(tok, Corpus.trainDocuments(), model.seqLen());
       valid = PackedDataset.of(tok, Corpus.validationDocuments(), model.seqLen());
     }
-    List<int[]> evalSeqs = new ArrayList<>();
-    for (int i = 0; i < Math.min(evalSequences, valid.size()); i++) {
-      // evenly spread over the held-out split, not just its first document
-      evalSeqs.add(valid.sequence((int) ((long) i * valid.size() / Math.min(evalSequences,
-          valid.size()))));
-    }
+    List<int[]> evalSeqs = Perplexity.spread(valid, evalSequences);
     List<int[]> valid4 = SkipPaths.enumerate(stages, pathLength, 2, 1, 2, 4);
-    SplittableRandom omitRng = new SplittableRandom(seed ^ 0x0A17L);
-    List<int[]> omitted = new ArrayList<>();
-    for (int r = 0; r < omitSubsets; r++) {
-      omitted.add(SkipPaths.omittedSubset(stages, stages / 2, omitRng));
-    }
+    List<int[]> omitted = OmissionEval.halfSubsets(stages, omitSubsets,
+        new SplittableRandom(seed ^ 0x0A17L));
     double prepSeconds = (System.nanoTime() - t0) / 1e9;
 
     ObjectNode result = new ObjectMapper().createObjectNode();
@@ -98,7 +131,7 @@ final class ConvergenceBench {
     ArrayNode om = result.putArray("omittedStageSubsets");
     omitted.forEach(s -> om.add(Arrays.toString(s)));
     result.put("prepareSeconds", prepSeconds);
-    if (!a.json) {
+    if (!common.json) {
       out.printf("convergence: %s, %d steps x %d microbatches x %d seqs x %d tokens; SkipPipe paths"
           + " of %d/%d stages (%d valid paths); eval %d held-out sequences%n", result.get("model")
           .asText(), steps, microbatches, batch, model.seqLen(), pathLength, stages,
@@ -106,9 +139,9 @@ final class ConvergenceBench {
     }
     for (String method : List.of("skippipe", "full")) {
       result.set(method, train(method, model, train, evalSeqs, valid4, omitted, steps,
-          microbatches, batch, lr, seed, a.json ? null : out));
+          microbatches, batch, lr, seed, common.json ? null : out));
     }
-    if (a.json) {
+    if (common.json) {
       out.println(result.toString());
     } else {
       for (String m : List.of("skippipe", "full")) {
@@ -123,7 +156,7 @@ final class ConvergenceBench {
 
   private static ObjectNode train(String method, LlamaConfig model, PackedDataset data,
       List<int[]> evalSeqs, List<int[]> validPaths, List<int[]> omitted, int steps,
-      int microbatches, int batch, double lr, long seed, PrintStream progress) {
+      int microbatches, int batch, double lr, long seed, PrintWriter progress) {
     ObjectNode r = new ObjectMapper().createObjectNode();
     LrSchedule schedule = new LrSchedule(lr, lr / 10, Math.max(1, steps / 20), steps);
     PathTrainer.Config cfg = new PathTrainer.Config(seed, AdamWConfig.llamaDefaults(), schedule,

@@ -1,7 +1,6 @@
 package io.skippipe.model.bench;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.random.RandomGenerator;
 
@@ -62,22 +61,5 @@ final class SkipPaths {
   /** One path drawn uniformly from {@code valid}. */
   static int[] draw(List<int[]> valid, RandomGenerator rng) {
     return valid.get(rng.nextInt(valid.size())).clone();
-  }
-
-  /** {@code count} distinct stages drawn from 1..stages-1, sorted (layer-omission subsets). */
-  static int[] omittedSubset(int stages, int count, RandomGenerator rng) {
-    int[] pool = new int[stages - 1];
-    for (int i = 0; i < pool.length; i++) {
-      pool[i] = i + 1;
-    }
-    for (int i = pool.length - 1; i > 0; i--) {
-      int j = rng.nextInt(i + 1);
-      int t = pool[i];
-      pool[i] = pool[j];
-      pool[j] = t;
-    }
-    int[] s = Arrays.copyOf(pool, count);
-    Arrays.sort(s);
-    return s;
   }
 }

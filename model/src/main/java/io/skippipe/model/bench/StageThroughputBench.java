@@ -8,9 +8,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.stage.StageModel;
-import java.io.PrintStream;
-import java.util.Set;
+import java.io.PrintWriter;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code bench model}: tokens/s of one middle stage's forward + backward through the host-buffer
@@ -24,25 +27,46 @@ import java.util.SplittableRandom;
  * densely (the causal mask is applied to a full {@code T×T} score matrix, so the full product is
  * what runs). Norms, RoPE, softmax and residuals are not counted.
  */
-final class StageThroughputBench {
-  private StageThroughputBench() {}
+@Command(name = "model", sortOptions = false,
+    sortSynopsis = false,
+    description = "One stage's forward+backward throughput (tokens/s) and its FLOP/s as a fraction "
+        + "of a plain matmul's, measured alternately in one run.")
+public final class StageThroughputBench implements Callable<Integer> {
+  @Mixin BenchOptions common;
 
-  static final String USAGE = "bench model [--model llama-tiny] [--batch 8] [--stage 1]"
-      + " [--iters 20] [--warmup 3] [--threads N] [--json]";
+  @Option(names = "--model", paramLabel = "M", order = 1,
+      description = "Model preset or spec file (default: ${DEFAULT-VALUE}).")
+  String model = "llama-tiny";
 
-  static int run(String[] args, PrintStream out, PrintStream err) {
-    BenchArgs a = new BenchArgs(args, 1,
-        Set.of("model", "batch", "stage", "iters", "warmup", "threads"), USAGE);
-    LlamaConfig m = LlamaConfig.preset(a.string("model", "llama-tiny"));
-    int batch = a.positiveInt("batch", 8);
-    int stage = a.positiveInt("stage", Math.min(1, m.stages() - 1));
-    int iters = a.positiveInt("iters", 20);
-    int warmup = Math.max(0, (int) a.longValue("warmup", 3));
-    if (stage >= m.stages()) {
-      throw new BenchArgs.Usage("--stage " + stage + " does not exist; the model has stages 0.."
+  @Option(names = "--batch", paramLabel = "B", order = 2,
+      description = "Sequences per microbatch (default: ${DEFAULT-VALUE}).")
+  int batch = 8;
+
+  @Option(names = "--stage", paramLabel = "S", order = 3,
+      description = "Stage to time (default: 1, or 0 for a one-stage model).")
+  Integer stage;
+
+  @Option(names = "--iters", paramLabel = "N", order = 4,
+      description = "Timed iterations (default: ${DEFAULT-VALUE}).")
+  int iters = 20;
+
+  @Option(names = "--warmup", paramLabel = "N", order = 5,
+      description = "Untimed iterations first (default: ${DEFAULT-VALUE}).")
+  int warmup = 3;
+
+  @Override
+  public Integer call() {
+    LlamaConfig m = LlamaConfig.preset(model);
+    int batch = common.positive("--batch", this.batch);
+    int stage = this.stage == null ? Math.min(1, m.stages() - 1) : this.stage;
+    int iters = common.positive("--iters", this.iters);
+    int warmup = Math.max(0, this.warmup);
+    if (stage < 0 || stage >= m.stages()) {
+      throw common.usage("--stage " + stage + " does not exist; the model has stages 0.."
           + (m.stages() - 1));
     }
-    int threads = a.applyThreads();
+    PrintWriter out = common.spec.commandLine().getOut();
+    int threads = common.applyThreads();
     int t = m.seqLen();
     int d = m.dim();
     long tokens = (long) batch * t;
@@ -115,7 +139,7 @@ final class StageThroughputBench {
     o.put("secondsPerForwardBackward", stageSeconds);
     o.put("matmulShape", rows + "x" + inner + "x" + cols);
     o.put("threads", threads);
-    if (a.json) {
+    if (common.json) {
       out.println(o.toString());
     } else {
       out.printf("stage %d of %s (%d layers), B=%d T=%d: %.1f ms per forward+backward,"

@@ -100,6 +100,19 @@ public record HfConfig(
         eosTokenId, false);
   }
 
+  /**
+   * Our model config of this architecture (width, layers, heads, kv heads, FFN width, vocabulary,
+   * RMSNorm epsilon, RoPE theta, tied embeddings) trained on sequences of {@code seqLen} tokens,
+   * cut into stages of {@code layersPerStage} layers.
+   *
+   * @throws IllegalArgumentException when {@code layersPerStage} does not divide the layers
+   */
+  public io.skippipe.model.LlamaConfig llamaConfig(int seqLen, int layersPerStage) {
+    return new io.skippipe.model.LlamaConfig(hiddenSize, numHiddenLayers, numAttentionHeads,
+        numKeyValueHeads, intermediateSize, vocabSize, seqLen, layersPerStage, rmsNormEps,
+        ropeTheta, tieWordEmbeddings);
+  }
+
   /** Width of one attention head. */
   public int headDim() {
     return hiddenSize / numAttentionHeads;

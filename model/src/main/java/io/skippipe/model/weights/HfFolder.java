@@ -131,18 +131,9 @@ public final class HfFolder {
     return location;
   }
 
-  /**
-   * Our model config of this folder: its architecture (width, layers, heads, kv heads, FFN width,
-   * vocabulary, RMSNorm epsilon, RoPE theta, tied embeddings) trained on sequences of {@code seqLen}
-   * tokens, cut into stages of {@code layersPerStage} layers.
-   *
-   * @throws IllegalArgumentException when {@code layersPerStage} does not divide the layers
-   */
+  /** Our model config of this folder ({@link HfConfig#llamaConfig}). */
   public LlamaConfig llamaConfig(int seqLen, int layersPerStage) {
-    HfConfig c = config;
-    return new LlamaConfig(c.hiddenSize(), c.numHiddenLayers(), c.numAttentionHeads(),
-        c.numKeyValueHeads(), c.intermediateSize(), c.vocabSize(), seqLen, layersPerStage,
-        c.rmsNormEps(), c.ropeTheta(), c.tieWordEmbeddings());
+    return config.llamaConfig(seqLen, layersPerStage);
   }
 
   /** The files (shards) holding the tensors of stage {@code stage}, sorted. */

@@ -5,15 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 class ModelBenchTest {
 
@@ -70,25 +71,35 @@ class ModelBenchTest {
     // Drawing is seeded and reproducible, and the omitted subsets never contain stage 0.
     assertEquals(Arrays.toString(SkipPaths.draw(paths, new SplittableRandom(3))),
         Arrays.toString(SkipPaths.draw(paths, new SplittableRandom(3))));
-    int[] omit = SkipPaths.omittedSubset(6, 3, new SplittableRandom(4));
-    assertEquals(3, omit.length);
-    assertTrue(Arrays.stream(omit).allMatch(s -> s >= 1 && s < 6));
+    List<int[]> omits = io.skippipe.model.eval.OmissionEval.halfSubsets(6, 20,
+        new SplittableRandom(4));
+    assertEquals(10, omits.size(), "C(5,3) distinct subsets, no more");
+    for (int[] omit : omits) {
+      assertEquals(3, omit.length);
+      assertTrue(Arrays.stream(omit).allMatch(s -> s >= 1 && s < 6));
+    }
   }
 
+  /** The model benchmarks as {@code bin/skippipe bench} registers them. */
+  @Command(name = "bench", subcommands = {StageThroughputBench.class, ConvergenceBench.class})
+  static final class Bench {}
+
   static String[] run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int rc = ModelBench.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new String[] {Integer.toString(rc), out.toString(StandardCharsets.UTF_8),
-        err.toString(StandardCharsets.UTF_8)};
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int rc = new CommandLine(new Bench()).setOut(new PrintWriter(out, true))
+        .setErr(new PrintWriter(err, true)).execute(args);
+    return new String[] {Integer.toString(rc), out.toString(), err.toString()};
   }
 
   @Test
   void badInputExitsTwoWithAMessage() {
     String[] r = run("model", "--batch", "zero");
     assertEquals("2", r[0]);
-    assertTrue(r[2].contains("--batch is 'zero'"), r[2]);
+    assertTrue(r[2].contains("'--batch': 'zero'"), r[2]);
+    r = run("model", "--batch", "0");
+    assertEquals("2", r[0]);
+    assertTrue(r[2].contains("--batch is 0"), r[2]);
     r = run("convergence", "--path-length", "9");
     assertEquals("2", r[0]);
     assertTrue(r[2].contains("--path-length 9"), r[2]);
@@ -96,7 +107,7 @@ class ModelBenchTest {
     assertEquals("2", r[0]);
     r = run("model", "--frobnicate");
     assertEquals("2", r[0]);
-    assertTrue(r[2].contains("unknown option '--frobnicate'"), r[2]);
+    assertTrue(r[2].contains("Unknown option: '--frobnicate'"), r[2]);
   }
 
   @Test

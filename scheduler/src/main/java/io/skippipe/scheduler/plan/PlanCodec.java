@@ -109,7 +109,8 @@ public final class PlanCodec {
     return read(in, "plan.json");
   }
 
-  private static Plan read(InputStream in, String source) {
+  /** Reads a plan from a stream; {@code source} names it in error messages. */
+  public static Plan read(InputStream in, String source) {
     JsonNode j;
     try {
       j = MAPPER.readTree(in);

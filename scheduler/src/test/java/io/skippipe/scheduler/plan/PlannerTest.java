@@ -73,8 +73,14 @@ class PlannerTest {
     SimulationResult sim = Simulator.run(plan);
     ValidationReport r = ScheduleValidator.check(plan, sim.spans());
     assertTrue(r.ok(), r.violations().toString());
-    assertTrue(sim.iterationSeconds() > 40 && sim.iterationSeconds() < 200,
-        "iteration " + sim.iterationSeconds());
+    // The reference simulated this very schedule at 77.7207 s (ca-expected-time, spec §9.1). Our
+    // simulator differs in event handling (no per-task gaps or polling, its own ready order:
+    // docs/PLANNER.md) and gives 79.36 s; 5 % bounds what those differences may cost, and a
+    // broken replay (wrong node order, lost microbatches, another cost model) lands far outside.
+    assertEquals(77.7207, sim.pipelineSeconds(), 0.05 * 77.7207,
+        "pipeline seconds of the reference's own schedule");
+    assertTrue(sim.iterationSeconds() > sim.pipelineSeconds(), "the whole iteration adds the"
+        + " stage all-reduce and the optimizer step: " + sim.iterationSeconds());
     // The reference's TC2 search keeps its best simulated schedule without re-checking TC1-b:
     // four of its paths go through node 4. With the paper's memory 3 our validator says so — as a
     // warning: TC1 is a throughput objective, the plan still runs.

@@ -16,6 +16,7 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,11 +25,16 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe bench data [--json] [--gigabytes G] [--small-gigabytes S] [--cores 1,2]
@@ -46,77 +52,74 @@ import org.apache.spark.sql.SparkSession;
  * The tokenizer is the bundled one, trained on the text the corpus is drawn from, so tokens per
  * byte are lower than on foreign text.
  */
-public final class DataBench {
-  private DataBench() {}
-
+@Command(name = "data", sortOptions = false, sortSynopsis = false,
+    description = "Data preparation at scale: a generated corpus of G GB prepared in local[C]"
+        + " per --cores, each in a fresh JVM; wall time, tokens/s, peak memory; then one chunk of"
+        + " training on the shards, and a one-line file of M MB.")
+public final class DataBench implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final long FILE_BYTES = 256L << 20;
 
   /** The benchmark's arguments. */
   record Options(boolean json, double gigabytes, double smallGigabytes, List<Integer> cores,
       int longLineMegabytes, int heapMegabytes, Path dir) {
-    static Options parse(String[] args) {
-      boolean json = false;
-      double gb = 2.0;
-      double small = 0.5;
-      List<Integer> cores = List.of(1, 2);
-      int longLine = 200;
-      int heap = 1024;
-      Path dir = Path.of(System.getProperty("java.io.tmpdir"));
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (i == 0 && a.equals("data")) {
-          continue;
-        }
-        if (a.equals("--json")) {
-          json = true;
-          continue;
-        }
-        if (i + 1 >= args.length) {
-          throw new ConfigException(a, "", "needs a value or is not an option of bench data",
-              "use --json, --gigabytes G, --small-gigabytes S, --cores 1,2,"
-                  + " --long-line-megabytes M, --heap-megabytes H, --dir DIR");
-        }
-        String v = args[++i];
-        try {
-          switch (a) {
-            case "--gigabytes" -> gb = Double.parseDouble(v);
-            case "--small-gigabytes" -> small = Double.parseDouble(v);
-            case "--cores" -> cores = Stream.of(v.split(",")).map(String::trim)
-                .map(Integer::parseInt).toList();
-            case "--long-line-megabytes" -> longLine = Integer.parseInt(v);
-            case "--heap-megabytes" -> heap = Integer.parseInt(v);
-            case "--dir" -> dir = Path.of(v);
-            default -> throw new ConfigException(a, v, "is not an option of bench data",
-                "use --json, --gigabytes G, --small-gigabytes S, --cores 1,2,"
-                    + " --long-line-megabytes M, --heap-megabytes H, --dir DIR");
-          }
-        } catch (NumberFormatException e) {
-          throw new ConfigException(a, v, "must be a number", "write e.g. " + a + " 2");
-        }
+    Options {
+      if (!(gigabytes > 0) || !(smallGigabytes > 0) || smallGigabytes > gigabytes
+          || cores.isEmpty() || cores.stream().anyMatch(c -> c < 1) || longLineMegabytes < 0
+          || heapMegabytes < 256) {
+        throw new ConfigException("--gigabytes", gigabytes + "/" + smallGigabytes, "needs 0 <"
+            + " small <= gigabytes, cores >= 1, long line >= 0 MB and heap >= 256 MB",
+            "use e.g. --gigabytes 2 --small-gigabytes 0.5 --cores 1,2");
       }
-      if (!(gb > 0) || !(small > 0) || small > gb || cores.isEmpty()
-          || cores.stream().anyMatch(c -> c < 1) || longLine < 0 || heap < 256) {
-        throw new ConfigException("--gigabytes", gb + "/" + small, "needs 0 < small <= gigabytes,"
-            + " cores >= 1, long line >= 0 MB and heap >= 256 MB", "use e.g. --gigabytes 2"
-            + " --small-gigabytes 0.5 --cores 1,2");
-      }
-      return new Options(json, gb, small, cores, longLine, heap, dir);
     }
   }
 
+  @Spec CommandSpec spec;
+
+  @Option(names = "--json", order = 1, description = "Print one JSON object at the end.")
+  boolean json;
+
+  @Option(names = "--gigabytes", paramLabel = "G", order = 2,
+      description = "Corpus size to generate and prepare (default: ${DEFAULT-VALUE}).")
+  double gigabytes = 2.0;
+
+  @Option(names = "--small-gigabytes", paramLabel = "S", order = 3,
+      description = "The smaller preparation: the corpus's first S GB (default: ${DEFAULT-VALUE}).")
+  double smallGigabytes = 0.5;
+
+  @Option(names = "--cores", paramLabel = "C,C,...", split = ",", order = 4,
+      description = "local[C] for each preparation (default: 1,2).")
+  List<Integer> cores = List.of(1, 2);
+
+  @Option(names = "--long-line-megabytes", paramLabel = "M", order = 5,
+      description = "Also prepare and train on one line of M MB; 0 = skip"
+          + " (default: ${DEFAULT-VALUE}).")
+  int longLineMegabytes = 200;
+
+  @Option(names = "--heap-megabytes", paramLabel = "H", order = 6,
+      description = "Heap of each child JVM (default: ${DEFAULT-VALUE}).")
+  int heapMegabytes = 1024;
+
+  @Option(names = "--dir", paramLabel = "DIR", order = 7,
+      description = "Where the temporary corpus goes (default: java.io.tmpdir).")
+  Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+
+  /** The child mode: {@code --child prepare|train INPUT RUN_DIR CORES} (run by the bench). */
+  @Option(names = "--child", hidden = true, arity = "4")
+  List<String> child;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    if (child != null) {
+      return child(child, out);
+    }
+    return run(new Options(json, gigabytes, smallGigabytes, cores, longLineMegabytes,
+        heapMegabytes, dir), out);
+  }
+
   /** Runs the benchmark; returns the exit code. */
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    if (args.length > 1 && args[1].equals("--child")) {
-      return child(args, out, err);
-    }
-    Options o;
-    try {
-      o = Options.parse(args);
-    } catch (ConfigException e) {
-      err.println("skippipe bench data: " + e.getMessage());
-      return 2;
-    }
+  static int run(Options o, PrintWriter out) throws IOException, InterruptedException {
     Path work = null;
     try {
       work = Files.createTempDirectory(o.dir(), "skippipe-bench-data-");
@@ -174,9 +177,6 @@ public final class DataBench {
         out.println(root);
       }
       return 0;
-    } catch (IOException | RuntimeException | InterruptedException e) {
-      err.println("skippipe bench data: failed: " + e);
-      return 1;
     } finally {
       if (work != null) {
         deleteTree(work);
@@ -185,8 +185,12 @@ public final class DataBench {
   }
 
   /** Each run's line as it finishes: on stdout, or on stderr with --json (stdout gets the whole). */
-  private static void progress(Options o, PrintStream out, ObjectNode r) {
-    (o.json() ? System.err : out).println(r);
+  private static void progress(Options o, PrintWriter out, ObjectNode r) {
+    if (o.json()) {
+      System.err.println(r);
+    } else {
+      out.println(r);
+    }
   }
 
   /** Runs {@code what} (prepare | train) in a fresh JVM; returns its JSON line. */
@@ -227,17 +231,17 @@ public final class DataBench {
    * default plan (llama-tiny on laptop-geo-12), or runs the job for one chunk of 2 iterations
    * (reusing the prepared shards), in {@code local[CORES]} (train: enough slots for the plan).
    */
-  private static int child(String[] args, PrintStream out, PrintStream err) {
-    String what = args[2];
+  private static int child(List<String> args, PrintWriter out) throws IOException {
+    String what = args.get(0);
     Map<String, String> keys = new HashMap<>();
-    keys.put("spark.skippipe.data.input", args[3]);
-    keys.put("spark.skippipe.run.dir", args[4]);
+    keys.put("spark.skippipe.data.input", args.get(1));
+    keys.put("spark.skippipe.run.dir", args.get(2));
     keys.put("spark.skippipe.network.mode", "direct");
     keys.put("spark.skippipe.train.iterations", "2");
     keys.put("spark.skippipe.train.chunkIterations", "2");
     keys.put("spark.skippipe.metrics.progress", "false");
     JobConfig cfg = JobConfig.parse(keys);
-    int cores = Integer.parseInt(args[5]);
+    int cores = Integer.parseInt(args.get(3));
     Plan plan = JobPlanning.plan(cfg, uri -> {
       throw new IllegalStateException("no plan file");
     }).plan();
@@ -270,9 +274,6 @@ public final class DataBench {
         }
         r.put("lastStep", sum.lastStep());
       }
-    } catch (IOException e) {
-      err.println("bench data child: " + e);
-      return 1;
     } finally {
       spark.stop();
     }

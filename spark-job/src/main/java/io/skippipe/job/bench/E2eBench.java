@@ -22,6 +22,7 @@ import io.skippipe.scheduler.timeline.Span;
 import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,8 +30,13 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe bench e2e [--json] [--cluster C] [--model M] [--cost-model M2]
@@ -59,8 +65,53 @@ import org.apache.spark.sql.SparkSession;
  * times for the emulated plan equal M2's on the cluster, and the padded runtime follows them. The
  * derived profile and model are written to {@code runs/bench-e2e/emulation/}.
  */
-public final class E2eBench {
-  private E2eBench() {}
+@Command(name = "e2e", sortOptions = false, sortSynopsis = false,
+    description = "Train one model on one emulated cluster once per run (default skippipe and"
+        + " dtfm): measured vs predicted iteration and pipeline time, loss per wall-second, the"
+        + " block transfer's throughput.")
+public final class E2eBench implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--json", order = 1, description = "Print one JSON object.")
+  boolean json;
+
+  @Option(names = "--cluster", paramLabel = "C", order = 2,
+      description = "Cluster profile preset or file (default: ${DEFAULT-VALUE}).")
+  String cluster = "laptop-geo-12";
+
+  @Option(names = "--model", paramLabel = "M", order = 3,
+      description = "Model preset or file that runs (default: ${DEFAULT-VALUE}).")
+  String model = "llama-tiny";
+
+  @Option(names = "--cost-model", paramLabel = "M2", order = 4,
+      description = "Emulate this model's costs with --model (same stage count), e.g."
+          + " llama-500m (default: --model).")
+  String costModel;
+
+  @Option(names = "--iterations", paramLabel = "N", order = 5,
+      description = "Iterations per run, the first excluded from the means"
+          + " (default: ${DEFAULT-VALUE}).")
+  int iterations = 4;
+
+  @Option(names = "--time-scale", paramLabel = "S", order = 6,
+      description = "Modelled seconds are multiplied by S (default: ${DEFAULT-VALUE}).")
+  double timeScale = 10.0;
+
+  @Option(names = "--pad-compute", paramLabel = "true|false", order = 7, arity = "1",
+      description = "Pad compute to its modelled time x S (default: ${DEFAULT-VALUE}).")
+  boolean padCompute = true;
+
+  @Option(names = "--runs", paramLabel = "R1,R2,...", order = 8, split = ",",
+      description = "Runs as METHOD or METHOD:PATH_LENGTH (default: skippipe,dtfm).")
+  List<String> runs = List.of("skippipe", "dtfm");
+
+  @Option(names = "--target-loss", paramLabel = "L", order = 9,
+      description = "Also report the wall seconds until the loss first reaches L.")
+  Double targetLoss;
+
+  @Option(names = "--seed", paramLabel = "N", order = 10,
+      description = "Seed of every run (default: ${DEFAULT-VALUE}).")
+  long seed = 5;
 
   /** The benchmark's arguments; defaults are the documented run. */
   record Options(boolean json, String cluster, String model, String costModel, int iterations,
@@ -84,120 +135,65 @@ public final class E2eBench {
         }
       }
     }
-
-    static Options parse(String[] args) {
-      boolean json = false;
-      Map<String, String> v = new HashMap<>();
-      List<String> flags = List.of("--cluster", "--model", "--cost-model", "--iterations",
-          "--time-scale", "--pad-compute", "--runs", "--target-loss", "--seed");
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (i == 0 && a.equals("e2e")) {
-          continue;
-        }
-        if (a.equals("--json")) {
-          json = true;
-          continue;
-        }
-        if (!flags.contains(a)) {
-          throw new ConfigException(a, a, "is not an option of bench e2e",
-              "use --json or one of " + flags);
-        }
-        if (i + 1 >= args.length) {
-          throw new ConfigException(a, "", "needs a value", "write " + a + " VALUE");
-        }
-        v.put(a, args[++i]);
-      }
-      String pad = v.getOrDefault("--pad-compute", "true");
-      if (!pad.equals("true") && !pad.equals("false")) {
-        throw new ConfigException("--pad-compute", pad, "must be true or false",
-            "write --pad-compute true (the faithful emulation) or false (real compute)");
-      }
-      String model = v.getOrDefault("--model", "llama-tiny");
-      return new Options(json, v.getOrDefault("--cluster", "laptop-geo-12"), model,
-          v.getOrDefault("--cost-model", model), (int) number(v, "--iterations", 4),
-          number(v, "--time-scale", 10), Boolean.parseBoolean(pad),
-          List.of(v.getOrDefault("--runs", "skippipe,dtfm").split(",")),
-          v.containsKey("--target-loss") ? number(v, "--target-loss", 0) : null,
-          (long) number(v, "--seed", 5));
-    }
-
-    private static double number(Map<String, String> v, String flag, double dflt) {
-      String s = v.get(flag);
-      if (s == null) {
-        return dflt;
-      }
-      try {
-        return flag.equals("--iterations") || flag.equals("--seed") ? Long.parseLong(s)
-            : Double.parseDouble(s);
-      } catch (NumberFormatException e) {
-        throw new ConfigException(flag, s, "must be a number", "write e.g. " + flag
-            + (flag.equals("--iterations") ? " 4" : " 10"));
-      }
-    }
   }
 
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o;
+  /** The validated options of this command line. */
+  Options options() {
+    return new Options(json, cluster, model, costModel == null ? model : costModel, iterations,
+        timeScale, padCompute, runs, targetLoss, seed);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    return run(options(), spec.commandLine().getOut());
+  }
+
+  /** Runs the benchmark; returns the exit code. */
+  static int run(Options o, PrintWriter out) throws Exception {
+    ObjectMapper mapper = new ObjectMapper();
+    ObjectNode root = mapper.createObjectNode();
+    root.put("profile", o.cluster());
+    root.put("model", o.model());
+    root.put("costModel", o.costModel());
+    root.put("iterations", o.iterations());
+    root.put("timeScale", o.timeScale());
+    root.put("padCompute", o.padCompute());
+    root.put("seed", o.seed());
+    String[] emulated = emulation(o);
+    TransferBench.Result transfer = TransferBench.run(64, 1 << 20);
+    int nodes = Presets.cluster(emulated[0]).size();
+    root.put("master", "local[" + nodes + "]");
+    SparkConf conf = SparkSettings.local(new SparkConf().setMaster("local[" + nodes + "]")
+        .setAppName("skippipe-bench-e2e"));
+    SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+    ArrayNode runs = root.putArray("runs");
     try {
-      o = Options.parse(args);
-    } catch (ConfigException e) {
-      err.println("skippipe bench e2e: " + e.getMessage());
-      return 2;
+      for (String r : o.runs()) {
+        runs.add(runOnce(spark, o, emulated, r, mapper));
+      }
+    } finally {
+      spark.stop();
     }
-    try {
-      ObjectMapper mapper = new ObjectMapper();
-      ObjectNode root = mapper.createObjectNode();
-      root.put("profile", o.cluster());
-      root.put("model", o.model());
-      root.put("costModel", o.costModel());
-      root.put("iterations", o.iterations());
-      root.put("timeScale", o.timeScale());
-      root.put("padCompute", o.padCompute());
-      root.put("seed", o.seed());
-      String[] emulated = emulation(o);
-      TransferBench.Result transfer = TransferBench.run(64, 1 << 20);
-      int nodes = Presets.cluster(emulated[0]).size();
-      root.put("master", "local[" + nodes + "]");
-      SparkConf conf = SparkSettings.local(new SparkConf().setMaster("local[" + nodes + "]")
-          .setAppName("skippipe-bench-e2e"));
-      SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-      ArrayNode runs = root.putArray("runs");
-      try {
-        for (String r : o.runs()) {
-          runs.add(runOnce(spark, o, emulated, r, mapper));
-        }
-      } finally {
-        spark.stop();
+    if (runs.size() >= 2) {
+      root.put("ratio", ratio(runs, "measuredIterationSeconds"));
+      root.put("pipelineRatio", ratio(runs, "measuredPipelineSeconds"));
+      root.put("predictedRatio", ratio(runs, "predictedIterationSeconds"));
+      root.put("predictedPipelineRatio", ratio(runs, "predictedPipelineSeconds"));
+      if (o.targetLoss() != null) {
+        root.put("secondsToTargetRatio", ratio(runs, "secondsToTarget"));
       }
-      if (runs.size() >= 2) {
-        root.put("ratio", ratio(runs, "measuredIterationSeconds"));
-        root.put("pipelineRatio", ratio(runs, "measuredPipelineSeconds"));
-        root.put("predictedRatio", ratio(runs, "predictedIterationSeconds"));
-        root.put("predictedPipelineRatio", ratio(runs, "predictedPipelineSeconds"));
-        if (o.targetLoss() != null) {
-          root.put("secondsToTargetRatio", ratio(runs, "secondsToTarget"));
-        }
-      }
-      ObjectNode t = root.putObject("transfer");
-      t.put("blockMBps", transfer.blockMBps());
-      t.put("rawSocketMBps", transfer.rawSocketMBps());
-      t.put("fraction", transfer.fraction());
-      t.put("bytes", transfer.bytes());
-      if (o.json()) {
-        out.println(root.toString());
-      } else {
-        out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
-      }
-      return 0;
-    } catch (ConfigException | io.skippipe.scheduler.plan.PlanningException e) {
-      err.println("skippipe bench e2e: " + e.getMessage());
-      return 2;
-    } catch (Exception e) {
-      err.println("skippipe bench e2e failed: " + e);
-      e.printStackTrace(err);
-      return 1;
     }
+    ObjectNode t = root.putObject("transfer");
+    t.put("blockMBps", transfer.blockMBps());
+    t.put("rawSocketMBps", transfer.rawSocketMBps());
+    t.put("fraction", transfer.fraction());
+    t.put("bytes", transfer.bytes());
+    if (o.json()) {
+      out.println(root.toString());
+    } else {
+      out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+    }
+    return 0;
   }
 
   /** first run's value / second run's value of a field (e.g. skippipe / dtfm). */

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.SkipPipeJob;
-import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.SparkSettings;
@@ -18,6 +17,7 @@ import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,9 +27,15 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe bench scale [--json]}: a model preset at its real dimensions (llama-500m by
@@ -45,59 +51,69 @@ import org.apache.spark.sql.SparkSession;
  * "secondsPerIteration":…, "peakRssBytes":…, "wireBytesPerIteration":…, "checkpointBytes":…,
  * "checkpointSeconds":…}, …]}}; progress goes to standard error.
  */
-public final class ScaleBench {
+@Command(name = "scale", sortOptions = false,
+    description = "A model preset at its real dimensions, one replica per stage in local mode:"
+        + " seconds per iteration, peak RSS, wire bytes and checkpoint bytes/seconds per precision,"
+        + " each precision in its own JVM, plus a resume.")
+public final class ScaleBench implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String RESULT = "SCALE_RESULT ";
 
-  private ScaleBench() {}
+  @Spec CommandSpec spec;
 
-  /** The benchmark's arguments; defaults are the documented run. */
+  @Option(names = "--json", order = 1, description = "End with one JSON object; progress on stderr.")
+  boolean json;
+
+  @Option(names = "--model", paramLabel = "M", order = 2,
+      description = "Model preset or spec file (default: ${DEFAULT-VALUE}).")
+  String model = "llama-500m";
+
+  @Option(names = "--seq-len", paramLabel = "T", order = 3,
+      description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+  int seqLen = 128;
+
+  @Option(names = "--samples", paramLabel = "B", order = 4,
+      description = "Sequences per microbatch (default: ${DEFAULT-VALUE}).")
+  int samples = 1;
+
+  @Option(names = "--microbatches", paramLabel = "N", order = 5,
+      description = "Microbatches per iteration (default: ${DEFAULT-VALUE}).")
+  int microbatches = 2;
+
+  @Option(names = "--iterations", paramLabel = "N", order = 6,
+      description = "Iterations, at least 2; the first is warm-up (default: ${DEFAULT-VALUE}).")
+  int iterations = 2;
+
+  @Option(names = "--precisions", paramLabel = "fp32,bf16", split = ",", order = 7,
+      description = "Precisions to run, each in its own JVM (default: fp32,bf16).")
+  List<String> precisions = List.of("fp32", "bf16");
+
+  @Option(names = "--dir", paramLabel = "DIR", order = 8,
+      description = "Where the runs go (default: ${DEFAULT-VALUE}).")
+  String dir = "runs/bench-scale";
+
+  @Option(names = "--heap", paramLabel = "SIZE", order = 9,
+      description = "-Xmx of each child JVM (default: ${DEFAULT-VALUE}).")
+  String heap = "3g";
+
+  /** The benchmark's settings, checked (IllegalArgumentException naming the option). */
   record Options(boolean json, String model, int seqLen, int samples, int microbatches,
       int iterations, List<String> precisions, String dir, String heap) {
-    static Options parse(String[] args) {
-      Map<String, String> v = new HashMap<>(Map.of("--model", "llama-500m", "--seq-len", "128",
-          "--samples", "1", "--microbatches", "2", "--iterations", "2",
-          "--precisions", "fp32,bf16", "--dir", "runs/bench-scale", "--heap", "3g"));
-      boolean json = false;
-      for (int i = args.length > 0 && args[0].equals("scale") ? 1 : 0; i < args.length; i++) {
-        if (args[i].equals("--json")) {
-          json = true;
-        } else if (v.containsKey(args[i]) && i + 1 < args.length) {
-          v.put(args[i], args[++i]);
-        } else {
-          throw new ConfigException(args[i], i + 1 < args.length ? args[i + 1] : "",
-              "is not an option of bench scale (or lacks its value)", "use --json and any of "
-                  + v.keySet().stream().sorted().toList() + " with a value");
-        }
-      }
-      List<String> precisions = List.of(v.get("--precisions").split(","));
+    Options {
       for (String p : precisions) {
         if (!p.equals("fp32") && !p.equals("bf16")) {
-          throw new ConfigException("--precisions", v.get("--precisions"),
-              "lists fp32 and/or bf16", "write e.g. --precisions fp32,bf16");
+          throw new IllegalArgumentException("--precisions " + String.join(",", precisions)
+              + ": lists fp32 and/or bf16; write e.g. --precisions fp32,bf16");
         }
       }
-      int iterations = positive(v, "--iterations");
+      if (seqLen < 1 || samples < 1 || microbatches < 1) {
+        throw new IllegalArgumentException("--seq-len " + seqLen + ", --samples " + samples
+            + " and --microbatches " + microbatches + " must be positive whole numbers");
+      }
       if (iterations < 2) {
-        throw new ConfigException("--iterations", "" + iterations, "must be at least 2 (the"
-            + " first iteration is warm-up and excluded from the mean)", "give e.g. 2");
+        throw new IllegalArgumentException("--iterations " + iterations + " must be at least 2"
+            + " (the first iteration is warm-up and excluded from the mean); give e.g. 2");
       }
-      return new Options(json, v.get("--model"), positive(v, "--seq-len"),
-          positive(v, "--samples"), positive(v, "--microbatches"), iterations, precisions,
-          v.get("--dir"), v.get("--heap"));
-    }
-
-    private static int positive(Map<String, String> v, String key) {
-      try {
-        int n = Integer.parseInt(v.get(key).trim());
-        if (n > 0) {
-          return n;
-        }
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new ConfigException(key, v.get(key), "must be a positive whole number",
-          "give e.g. " + key + " 2");
     }
 
     /** The arguments that reproduce these options for one precision (the child JVM's). */
@@ -108,55 +124,52 @@ public final class ScaleBench {
     }
   }
 
+  Options options() {
+    return new Options(json, model, seqLen, samples, microbatches, iterations, precisions, dir,
+        heap);
+  }
+
   /** Runs the benchmark: one child JVM per precision; returns the exit code. */
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o;
-    try {
-      o = Options.parse(args);
-    } catch (ConfigException e) {
-      err.println("skippipe bench scale: " + e.getMessage());
-      return 2;
-    }
-    try {
-      ArrayNode runs = JSON.createArrayNode();
-      List<JsonNode> details = new ArrayList<>();
-      for (String precision : o.precisions()) {
-        JsonNode r = child(o, precision, err);
-        details.add(r);
-        ObjectNode row = runs.addObject();
-        for (String k : List.of("precision", "secondsPerIteration", "peakRssBytes",
-            "wireBytesPerIteration", "checkpointBytes", "checkpointSeconds")) {
-          row.set(k, r.get(k));
-        }
+  @Override
+  public Integer call() throws Exception {
+    Options o = options();
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    ArrayNode runs = JSON.createArrayNode();
+    List<JsonNode> details = new ArrayList<>();
+    for (String precision : o.precisions()) {
+      JsonNode r = child(o, precision, err);
+      details.add(r);
+      ObjectNode row = runs.addObject();
+      for (String k : List.of("precision", "secondsPerIteration", "peakRssBytes",
+          "wireBytesPerIteration", "checkpointBytes", "checkpointSeconds")) {
+        row.set(k, r.get(k));
       }
-      if (!o.json()) {
-        out.printf("bench scale: %s at seqLen %d, %d sample(s) x %d microbatches per iteration,"
-            + " one replica per stage, full pipeline, %d iterations + 1 resumed%n", o.model(),
-            o.seqLen(), o.samples(), o.microbatches(), o.iterations());
-        out.printf("%-9s %10s %10s %14s %12s %10s %8s  %s%n", "precision", "s/iter", "peak RSS",
-            "wire B/iter", "ckpt bytes", "ckpt s", "resumed", "losses");
-        for (JsonNode r : details) {
-          out.printf("%-9s %10.2f %8.2f G %14.0f %10.2f G %10.2f %8s  %s%n",
-              r.get("precision").asText(), r.get("secondsPerIteration").asDouble(),
-              r.get("peakRssBytes").asDouble() / (1L << 30),
-              r.get("wireBytesPerIteration").asDouble(),
-              r.get("checkpointBytes").asDouble() / (1L << 30),
-              r.get("checkpointSeconds").asDouble(), r.get("resumed").asText(),
-              r.get("losses"));
-        }
-      }
-      ObjectNode last = JSON.createObjectNode();
-      last.set("runs", runs);
-      out.println(last);
-      return 0;
-    } catch (Exception e) {
-      err.println("skippipe bench scale failed: " + e.getMessage());
-      return 1;
     }
+    if (!o.json()) {
+      out.printf("bench scale: %s at seqLen %d, %d sample(s) x %d microbatches per iteration,"
+          + " one replica per stage, full pipeline, %d iterations + 1 resumed%n", o.model(),
+          o.seqLen(), o.samples(), o.microbatches(), o.iterations());
+      out.printf("%-9s %10s %10s %14s %12s %10s %8s  %s%n", "precision", "s/iter", "peak RSS",
+          "wire B/iter", "ckpt bytes", "ckpt s", "resumed", "losses");
+      for (JsonNode r : details) {
+        out.printf("%-9s %10.2f %8.2f G %14.0f %10.2f G %10.2f %8s  %s%n",
+            r.get("precision").asText(), r.get("secondsPerIteration").asDouble(),
+            r.get("peakRssBytes").asDouble() / (1L << 30),
+            r.get("wireBytesPerIteration").asDouble(),
+            r.get("checkpointBytes").asDouble() / (1L << 30),
+            r.get("checkpointSeconds").asDouble(), r.get("resumed").asText(),
+            r.get("losses"));
+      }
+    }
+    ObjectNode last = JSON.createObjectNode();
+    last.set("runs", runs);
+    out.println(last);
+    return 0;
   }
 
   /** Runs one precision in a child JVM with this JVM's flags and class path; returns its result. */
-  private static JsonNode child(Options o, String precision, PrintStream err) throws Exception {
+  private static JsonNode child(Options o, String precision, PrintWriter err) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -170,6 +183,7 @@ public final class ScaleBench {
     cmd.add(ScaleBench.class.getName());
     cmd.addAll(o.childArgs(precision));
     err.println("bench scale: " + precision + " in a child JVM ...");
+    err.flush();
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     int code = p.waitFor();
@@ -184,7 +198,7 @@ public final class ScaleBench {
 
   /** Child JVM entry point: one precision (the {@code --precisions} value), result on stdout. */
   public static void main(String[] args) throws Exception {
-    Options o = Options.parse(args);
+    Options o = CommandLine.populateCommand(new ScaleBench(), args).options();
     String precision = o.precisions().get(0);
     Path base = Path.of(o.dir()).toAbsolutePath().resolve(precision);
     Files.createDirectories(base);

@@ -15,7 +15,7 @@ import io.skippipe.job.transfer.TcpBlockServer;
 import io.skippipe.job.transfer.TcpBlockTransport;
 import io.skippipe.job.transfer.TransferTls;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -31,6 +31,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe bench transfer}: loopback throughput of the block transfer against a raw TCP
@@ -51,12 +55,10 @@ import java.util.concurrent.TimeUnit;
  * neighbours as much as the code, while the CPU a GB costs does not depend on them;
  * {@code cpuFraction} = raw CPU / ours.
  */
-public final class TransferBench {
-  private TransferBench() {}
-
-  static final String USAGE = "usage: bin/skippipe bench transfer [--json] [--sizes MIB,MIB,...]"
-      + " [--mib-per-case N] [--rounds N] [--link-mbps N] [--link-latency-ms N]";
-
+@Command(name = "transfer", sortOptions = false, sortSynopsis = false,
+    description = "Loopback throughput of the block transfer against a raw TCP socket (plain,"
+        + " both ways, TLS, float[] API, emulated link), as ratios measured in one run.")
+public final class TransferBench implements Callable<Integer> {
   /** MB/s (1 MB = 1e6 bytes) of the two, and their ratio (kept for {@code bench e2e}). */
   public record Result(double blockMBps, double rawSocketMBps, double fraction, long bytes) {}
 
@@ -68,85 +70,65 @@ public final class TransferBench {
     return new Result(ours, raw, ours / raw, (long) messages * size);
   }
 
-  /** Settings of one bench run. */
+  @Spec CommandSpec spec;
+
+  @Option(names = "--json", order = 1, description = "Print one JSON object only.")
+  boolean json;
+
+  @Option(names = "--sizes", paramLabel = "MIB,MIB,...", split = ",", order = 2,
+      description = "Frame sizes in MiB (default: 1,2,4,8,16,32,64).")
+  int[] sizesMiB = {1, 2, 4, 8, 16, 32, 64};
+
+  @Option(names = "--mib-per-case", paramLabel = "N", order = 3,
+      description = "MiB each case moves per round (default: ${DEFAULT-VALUE}).")
+  int mibPerCase = 256;
+
+  @Option(names = "--rounds", paramLabel = "N", order = 4,
+      description = "Rounds; ratios are medians (default: ${DEFAULT-VALUE}).")
+  int rounds = 3;
+
+  @Option(names = "--link-mbps", paramLabel = "N", order = 5,
+      description = "Bandwidth of the emulated link, MB/s (default: ${DEFAULT-VALUE}).")
+  double linkMBps = 100;
+
+  @Option(names = "--link-latency-ms", paramLabel = "N", order = 6,
+      description = "Latency of the emulated link, ms (default: ${DEFAULT-VALUE}).")
+  double linkLatencyMs = 2;
+
+  /** Settings of one bench run, checked. */
   record Options(boolean json, int[] sizesMiB, int mibPerCase, int rounds, double linkMBps,
       double linkLatencyMs) {
-    static Options parse(String[] args) {
-      boolean json = false;
-      int[] sizes = {1, 2, 4, 8, 16, 32, 64};
-      int perCase = 256;
-      int rounds = 3;
-      double linkMBps = 100;
-      double latency = 2;
-      for (int i = 1; i < args.length; i++) {
-        String a = args[i];
-        if (a.equals("--json")) {
-          json = true;
-          continue;
-        }
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException(a + " needs a value (or is unknown)");
-        }
-        String v = args[++i];
-        switch (a) {
-          case "--sizes" -> sizes = Arrays.stream(v.split(",")).mapToInt(s -> positive(a, s))
-              .toArray();
-          case "--mib-per-case" -> perCase = positive(a, v);
-          case "--rounds" -> rounds = positive(a, v);
-          case "--link-mbps" -> linkMBps = positive(a, v);
-          case "--link-latency-ms" -> latency = Double.parseDouble(v);
-          default -> throw new IllegalArgumentException("unknown option " + a);
+    Options {
+      for (int s : sizesMiB) {
+        if (s < 1 || s > 1024) {
+          throw new IllegalArgumentException("--sizes " + s + " MiB: a frame size must be 1 to"
+              + " 1024 MiB (what a frame may carry)");
         }
       }
-      for (int s : sizes) {
-        if (s > 1024) {
-          throw new IllegalArgumentException("--sizes " + s + " MiB exceeds the 1024 MiB a frame"
-              + " may carry");
-        }
+      if (mibPerCase < 1 || rounds < 1 || !(linkMBps > 0)) {
+        throw new IllegalArgumentException("--mib-per-case " + mibPerCase + ", --rounds " + rounds
+            + " and --link-mbps " + linkMBps + " must be positive");
       }
-      if (!(latency >= 0)) {
-        throw new IllegalArgumentException("--link-latency-ms must be >= 0, was " + latency);
+      if (!(linkLatencyMs >= 0)) {
+        throw new IllegalArgumentException("--link-latency-ms must be >= 0, was "
+            + linkLatencyMs);
       }
-      return new Options(json, sizes, perCase, rounds, linkMBps, latency);
-    }
-
-    private static int positive(String flag, String v) {
-      try {
-        int n = Integer.parseInt(v.trim());
-        if (n > 0) {
-          return n;
-        }
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new IllegalArgumentException(flag + " must be a positive integer, was '" + v + "'");
     }
   }
 
-  /** The command; exit 0, or 2 for bad options, 1 when a measurement fails. */
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o;
-    try {
-      o = Options.parse(args);
-    } catch (IllegalArgumentException e) {
-      err.println("skippipe bench transfer: " + e.getMessage() + "\n" + USAGE);
-      return 2;
-    }
-    try {
-      ObjectNode root = measure(o, out);
-      out.println(new ObjectMapper().writeValueAsString(root));
-      return 0;
-    } catch (Exception e) {
-      err.println("skippipe bench transfer: failed: " + e);
-      e.printStackTrace(err);
-      return 1;
-    }
+  @Override
+  public Integer call() throws Exception {
+    Options o = new Options(json, sizesMiB, mibPerCase, rounds, linkMBps, linkLatencyMs);
+    PrintWriter out = spec.commandLine().getOut();
+    ObjectNode root = measure(o, out);
+    out.println(new ObjectMapper().writeValueAsString(root));
+    return 0;
   }
 
   private static final String[] CASES = {"raw", "ours", "rawBoth", "oursBoth", "tls", "tlsBoth",
       "arrays", "emulatedBoth", "emulatedTlsBoth"};
 
-  static ObjectNode measure(Options o, PrintStream out) throws Exception {
+  static ObjectNode measure(Options o, PrintWriter out) throws Exception {
     ObjectMapper m = new ObjectMapper();
     ObjectNode root = m.createObjectNode();
     LinkModel link = LinkModel.uniform(o.linkLatencyMs() / 1e3, o.linkMBps() * 1e6);

@@ -61,6 +61,19 @@ public final class StageState {
     }
   }
 
+  /**
+   * The architecture a committed step records in stage 0's weights metadata (dimensions, RMSNorm
+   * epsilon, RoPE theta, tied embeddings, the training sequence length), or null for a checkpoint
+   * written before it was recorded.
+   */
+  public static io.skippipe.model.LlamaConfig recordedModel(CheckpointStore store, long step)
+      throws IOException {
+    String weights = CheckpointStore.replicaFile(0, 0, WEIGHTS);
+    try (InputStream in = store.open(step, weights)) {
+      return StageCheckpoint.modelOf(in, where(store, step, weights));
+    }
+  }
+
   /** The full name of a step's file, for messages. */
   public static String where(CheckpointStore store, long step, String relPath) {
     return store.root() + "/" + CheckpointStore.stepDir(step) + "/" + relPath;

@@ -1,81 +1,89 @@
 package io.skippipe.job.cli;
 
-import io.skippipe.job.export.CheckpointExport;
-import io.skippipe.model.bench.ModelBench;
-import io.skippipe.scheduler.cli.PlannerCli;
-import java.util.Arrays;
+import io.skippipe.job.tune.TuneCommand;
+import io.skippipe.scheduler.cli.CompareCommand;
+import io.skippipe.scheduler.cli.ExitCodes;
+import io.skippipe.scheduler.cli.PlanCommand;
+import io.skippipe.scheduler.cli.SimulateCommand;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import org.apache.commons.io.output.WriterOutputStream;
+import picocli.AutoComplete.GenerateCompletion;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
 
 /**
- * The entry point behind {@code bin/skippipe}: dispatches a sub-command to the module that owns it.
+ * The entry point behind {@code bin/skippipe}: one picocli command tree over every module's
+ * commands. Exit codes (DESIGN.md §5.3, {@link ExitCodes}): 0 ok, 1 failure, 2 bad input (message
+ * only, no stack trace).
  *
- * <p>Exit codes (DESIGN.md §5.3): 0 ok, 2 bad input, 1 failure.
+ * <p>Adding a command: write one {@code @Command} class implementing {@code Callable<Integer>}
+ * (options as annotated fields; throw {@link IllegalArgumentException} or picocli's {@code
+ * ParameterException} for bad input; print to {@code spec.commandLine().getOut()}), then add the
+ * class to {@code subcommands} below — or to {@link BenchCommand}'s for a benchmark. {@code
+ * --help}, shell completion and the command list in README.md (checked by {@code CliTest}) follow
+ * from the annotations.
  */
+@Command(name = "skippipe",
+    description = "SkipPipe on Spark: plan, simulate and train with partial, reordered pipelines.",
+    synopsisSubcommandLabel = "COMMAND",
+    footer = {"%nExit codes: 0 ok, 1 failure, 2 bad input (the message says what to fix).",
+        "Every command has --help. Bash completion: source <(bin/skippipe generate-completion)"},
+    subcommands = {
+        PlanCommand.class,
+        SimulateCommand.class,
+        CompareCommand.class,
+        TuneCommand.class,
+        TimelineCommand.class,
+        TrainCommand.class,
+        EvalCommand.class,
+        GenerateCommand.class,
+        ExportCommand.class,
+        BenchCommand.class,
+        HelpCommand.class,
+        GenerateCompletion.class,
+    })
 public final class SkipPipeCli {
-  private SkipPipeCli() {}
-
-  static final String USAGE =
-      """
-      usage: bin/skippipe <command> [options]
-        plan      --cluster C --model M [--method ...] [--skip-ratio K | --path-length L] [--seed N] --out plan.json
-        simulate  plan.json [--json] [--trace out.json]
-        compare   --cluster C --model M [--skip-ratio K] [--seed N] [--json]
-        tune      --cluster C --model M [--data URI] [--target-loss L | --budget-seconds S]
-                  [--probe-steps N] [--out plan.json] [--json]
-        timeline  plan.json|RUN_DIR --out timeline.html
-        train     [--conf file.properties] [--set spark.skippipe.key=value ...]
-        eval      --checkpoint DIR [--omit-stages 2,4] [--json]
-        export    --checkpoint DIR --out DIR [--model M] [--tokenizer FILE] [--max-shard-bytes N]
-        bench     model|convergence|e2e|data|transfer|scale [--json]
-          e2e: [--cluster C] [--model M] [--cost-model M2] [--iterations N] [--time-scale S]
-               [--pad-compute true|false] [--runs skippipe,dtfm|METHOD:PATH_LENGTH,...]
-               [--target-loss L] [--seed N]
-          transfer: [--sizes MIB,...] [--mib-per-case N] [--rounds N] [--link-mbps N]
-               [--link-latency-ms N]
-          scale: [--model M] [--seq-len T] [--samples B] [--microbatches N] [--iterations N]
-               [--precisions fp32,bf16] [--dir DIR] [--heap SIZE]
-      """;
-
+  /** {@code bin/skippipe}'s main: runs the command and exits with its code. */
   public static void main(String[] args) {
-    System.exit(run(args));
+    System.exit(run(args, System.out, System.err));
   }
 
-  static int run(String[] args) {
-    if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
-      System.out.print(USAGE);
-      return args.length == 0 ? 2 : 0;
+  /** Runs one command line; returns its exit code. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    CommandLine cl = commandLine(out, err);
+    try {
+      return cl.execute(args);
+    } finally {
+      cl.getOut().flush();
+      cl.getErr().flush();
     }
-    String[] rest = Arrays.copyOfRange(args, 1, args.length);
-    switch (args[0]) {
-      case "plan", "simulate", "compare", "timeline":
-        return PlannerCli.run(args, System.out, System.err);
-      case "tune":
-        return io.skippipe.job.tune.TuneCommand.run(rest, System.out, System.err);
-      case "train":
-        return TrainCommand.run(rest, System.out, System.err);
-      case "export":
-        return CheckpointExport.run(rest, System.out, System.err);
-      case "bench":
-        if (rest.length > 0 && (rest[0].equals("model") || rest[0].equals("convergence"))) {
-          return ModelBench.run(rest, System.out, System.err);
-        }
-        if (rest.length > 0 && rest[0].equals("data")) {
-          return io.skippipe.job.bench.DataBench.run(rest, System.out, System.err);
-        }
-        if (rest.length > 0 && rest[0].equals("transfer")) {
-          return io.skippipe.job.bench.TransferBench.run(rest, System.out, System.err);
-        }
-        if (rest.length > 0 && rest[0].equals("scale")) {
-          return io.skippipe.job.bench.ScaleBench.run(rest, System.out, System.err);
-        }
-        if (rest.length > 0 && rest[0].equals("e2e")) {
-          return io.skippipe.job.bench.E2eBench.run(rest, System.out, System.err);
-        }
-        System.err.println("skippipe bench: unknown benchmark " + Arrays.toString(rest)
-            + "; known: model, convergence, e2e, data, transfer, scale");
-        return 2;
-      default:
-        System.err.println("skippipe: unknown command '" + args[0] + "'.\n" + USAGE);
-        return 2;
+  }
+
+  /**
+   * A PrintStream onto a command's writer, for code that prints to streams (the training job,
+   * the tuner). Flush it before the command returns.
+   */
+  public static PrintStream printStream(PrintWriter writer) {
+    try {
+      return new PrintStream(WriterOutputStream.builder().setWriter(writer)
+          .setCharset(StandardCharsets.UTF_8).get(), true, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
+  }
+
+  /** The configured command tree (for tests: its specs list every command and option). */
+  public static CommandLine commandLine(PrintStream out, PrintStream err) {
+    CommandLine cl = ExitCodes.configure(new CommandLine(new SkipPipeCli()), out, err);
+    cl.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_COMMAND_LIST,
+        help -> "%nCommands:%n".formatted() + CommandList.render(cl));
+    cl.getHelpSectionMap().remove(CommandLine.Model.UsageMessageSpec.SECTION_KEY_COMMAND_LIST_HEADING);
+    cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
+    return cl;
   }
 }

@@ -25,35 +25,6 @@ import java.util.List;
 public final class RingAllReduce {
   private RingAllReduce() {}
 
-  /**
-   * The weighted mean over replicas: {@code Σ_r w_r·x_r / Σ_r w_r}, returned in a new array on every
-   * replica. Replicas with {@code weight 0} (they saw no microbatch) contribute nothing.
-   *
-   * @param ring the replicas' node ids in ring order (identical list on every replica)
-   * @param iteration carried in headers, so the all-reduces of consecutive iterations never mix
-   * @throws IllegalStateException when every weight is 0
-   */
-  public static float[] weightedMean(Mailbox box, List<Integer> ring, int iteration,
-      float[] values, double weight, long timeoutMillis) throws IOException,
-      InterruptedException {
-    float[] buf = new float[values.length + 1];
-    for (int i = 0; i < values.length; i++) {
-      buf[i] = (float) (values[i] * weight);
-    }
-    buf[values.length] = (float) weight;
-    float[] sum = sum(box, ring, iteration, buf, timeoutMillis);
-    double total = sum[values.length];
-    if (!(total > 0)) {
-      throw new IllegalStateException("all-reduce over nodes " + ring + " at iteration " + iteration
-          + ": the replicas' weights sum to " + total + " (no replica saw a microbatch)");
-    }
-    float[] out = new float[values.length];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (float) (sum[i] / total);
-    }
-    return out;
-  }
-
   /** The element-wise sum over all replicas, in place in {@code data} (also returned). */
   public static float[] sum(Mailbox box, List<Integer> ring, int iteration, float[] data,
       long timeoutMillis) throws IOException, InterruptedException {

@@ -220,6 +220,22 @@ public final class ConfigKeys {
           + " certificates whose SHA-256 every peer pins at rendezvous; auto = on unless the master"
           + " is local[...] (one JVM, loopback only).");
 
+  // --- evaluation during training (io.skippipe.job.eval.TrainingEval) ----------------------------
+  public static final Key EVAL_EVERY_COMMITS = key("spark.skippipe.eval.everyCommits", "0",
+      "After every N-th checkpoint commit the driver evaluates the committed step as bin/skippipe"
+          + " eval does (perplexity with all stages, each stage omitted, half omitted) into"
+          + " RUN_DIR/metrics/eval.jsonl; 0 = off.");
+  public static final Key EVAL_SEQUENCES = key("spark.skippipe.eval.sequences", "16",
+      "Held-out sequences (seqLen+1 tokens, spread over the text) per evaluation.");
+  public static final Key EVAL_HALF_SUBSETS = key("spark.skippipe.eval.halfSubsets", "3",
+      "Seeded subsets of half of the stages omitted per evaluation (seed: spark.skippipe.seed);"
+          + " 0 = none.");
+  public static final Key EVAL_OMIT_STAGES = key("spark.skippipe.eval.omitStages", "",
+      "Further omitted-stage sets to evaluate, e.g. '2,4;3' (sets separated by ';'); empty = none.");
+  public static final Key EVAL_DATA = key("spark.skippipe.eval.data", "",
+      "Held-out text (Hadoop URI of a file or directory, documents separated by form-feed lines);"
+          + " empty = the bundled corpus's validation split.");
+
   // --- elasticity (issue 8; docs/OPERATIONS.md "Elasticity and failures") ------------------------
   public static final Key ELASTIC_MIN_NODES = key("spark.skippipe.elastic.minNodes", "1",
       "Fewest live nodes a chunk attempt trains on; with fewer registered task slots after"

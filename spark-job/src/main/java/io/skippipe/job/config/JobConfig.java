@@ -28,7 +28,8 @@ public record JobConfig(
     ComputeSettings compute,
     boolean progress,
     FailureHook failAt,
-    ElasticSettings elastic)
+    ElasticSettings elastic,
+    EvalSettings eval)
     implements Serializable {
 
   /**
@@ -136,6 +137,43 @@ public record JobConfig(
             "must be 0 (never re-plan on measurements) or at least 1 (a factor over the"
                 + " predicted iteration time)", "use e.g. 1.5");
       }
+    }
+  }
+
+  /**
+   * Layer-omission evaluation during training ({@code spark.skippipe.eval.*}, see {@code
+   * eval.TrainingEval}).
+   *
+   * @param everyCommits evaluate after every N-th checkpoint commit; 0 = off
+   * @param sequences held-out sequences per evaluation
+   * @param halfSubsets seeded half-omitted subsets
+   * @param omitStages further omitted-stage sets
+   * @param data held-out text URI; empty = the bundled validation split
+   */
+  public record EvalSettings(int everyCommits, int sequences, int halfSubsets,
+      java.util.List<java.util.Set<Integer>> omitStages, String data) implements Serializable {
+    public EvalSettings {
+      omitStages = java.util.List.copyOf(omitStages);
+    }
+
+    static java.util.List<java.util.Set<Integer>> parseSets(String v) {
+      java.util.List<java.util.Set<Integer>> sets = new java.util.ArrayList<>();
+      for (String set : v.split(";")) {
+        if (set.isBlank()) {
+          continue;
+        }
+        java.util.Set<Integer> stages = new java.util.TreeSet<>();
+        for (String x : set.split(",")) {
+          try {
+            stages.add(Integer.parseInt(x.trim()));
+          } catch (NumberFormatException e) {
+            throw new ConfigException(EVAL_OMIT_STAGES.name(), v, "must be stage numbers, ','"
+                + " within a set and ';' between sets", "write e.g. 2,4;3");
+          }
+        }
+        sets.add(java.util.Set.copyOf(stages));
+      }
+      return sets;
     }
   }
 
@@ -280,6 +318,9 @@ public record JobConfig(
             s.oneOf(ELASTIC_STAGE_RECOVERY, "checkpoint", "neighbours"),
             s.doubleIn(ELASTIC_REPLAN_FACTOR, 0.0, 1000.0, true),
             s.longIn(ELASTIC_CHUNK_TIMEOUT_MS, 0, 7L * 86_400_000),
-            s.string(NETWORK_EMULATED_PROFILE)));
+            s.string(NETWORK_EMULATED_PROFILE)),
+        new EvalSettings(s.intIn(EVAL_EVERY_COMMITS, 0, 1_000_000),
+            s.intIn(EVAL_SEQUENCES, 1, 1_000_000), s.intIn(EVAL_HALF_SUBSETS, 0, 1000),
+            EvalSettings.parseSets(s.string(EVAL_OMIT_STAGES)), s.string(EVAL_DATA)));
   }
 }

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.LongConsumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -102,19 +103,29 @@ public final class ChunkedTraining {
    */
   public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
       ChunkListener afterChunk) throws IOException {
+    return train(jsc, setup, store, afterChunk, step -> {});
+  }
+
+  /**
+   * {@link #train(JavaSparkContext, RunSetup, CheckpointStore, ChunkListener)}, calling {@code
+   * afterCommit} with each step right after its commit (before retention prunes older steps).
+   */
+  public static Outcome train(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
+      ChunkListener afterChunk, LongConsumer afterCommit) throws IOException {
     Configuration conf = HadoopConfs.current(setup.hadoop());
     Path runDir = new Path(HadoopConfs.toUri(setup.runDir()));
     FileSystem fs = runDir.getFileSystem(conf);
     TrainingProgress progress = TrainingProgress.attach(jsc);
     try {
-      return loop(jsc, setup, store, afterChunk, fs, runDir, progress);
+      return loop(jsc, setup, store, afterChunk, afterCommit, fs, runDir, progress);
     } finally {
       jsc.sc().removeSparkListener(progress);
     }
   }
 
   private static Outcome loop(JavaSparkContext jsc, RunSetup setup, CheckpointStore store,
-      ChunkListener afterChunk, FileSystem fs, Path runDir, TrainingProgress progress)
+      ChunkListener afterChunk, LongConsumer afterCommit, FileSystem fs, Path runDir,
+      TrainingProgress progress)
       throws IOException {
     JobConfig cfg = setup.config();
     int total = cfg.train().iterations();
@@ -197,7 +208,8 @@ public final class ChunkedTraining {
       members.ran(results);
       afterChunk.completed(results);
       long end = step + k;
-      commit(store, setup, members.plan(), results, any.resumedAt(), end, commitStep);
+      commit(store, setup, members.plan(), results, any.resumedAt(), end, commitStep,
+          afterCommit);
       store.retain(setup.lineage(), cfg.checkpoint().keep());
       history.add(rows(results, members, chunk));
       if (results.stream().allMatch(ChunkResult::reusedCachedWeights)) {
@@ -234,7 +246,8 @@ public final class ChunkedTraining {
    * files of the previous commit — it did not train — or its initial weights before the first.
    */
   private static void commit(CheckpointStore store, RunSetup setup, Plan plan,
-      List<ChunkResult> results, long resumedAt, long end, long lastCommit) throws IOException {
+      List<ChunkResult> results, long resumedAt, long end, long lastCommit,
+      LongConsumer afterCommit) throws IOException {
     Map<Integer, String> planOf = new TreeMap<>();
     results.forEach(r -> planOf.putAll(r.planOfIteration()));
     int every = setup.config().checkpoint().everyIterations();
@@ -245,6 +258,7 @@ public final class ChunkedTraining {
           keepStage(store, setup, plan, stage, previous, s);
         }
         store.commit(s, setup.lineage(), planOf.getOrDefault((int) s - 1, ""));
+        afterCommit.accept(s);
         previous = s;
       }
     }

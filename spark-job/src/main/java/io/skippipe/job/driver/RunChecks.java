@@ -112,7 +112,7 @@ public final class RunChecks {
 
   /**
    * A directory the run can write: a known filesystem, no file in the way, and a probe file that
-   * can be created and deleted.
+   * can be created and deleted. Directories the probe had to create are deleted with it.
    */
   static void writableDirectory(ConfigKeys.Key key, String uri, Configuration conf) {
     Path dir = path(key, uri);
@@ -131,12 +131,17 @@ public final class RunChecks {
         }
         break;
       }
+      // the top-most directory the probe creates: removed again, so a refused run leaves no trace
+      Path created = null;
+      for (Path p = dir; p != null && !fs.exists(p); p = p.getParent()) {
+        created = p;
+      }
       Path probe = new Path(dir, ".skippipe-write-check-" + UUID.randomUUID());
       fs.mkdirs(dir);
       try (OutputStream out = fs.create(probe, false)) {
         out.write('x');
       }
-      fs.delete(probe, false);
+      fs.delete(created != null ? created : probe, created != null);
     } catch (IOException e) {
       throw new ConfigException(key.name(), uri, "cannot be written (" + e.getMessage() + ")",
           "give the job's user write access, or choose another location");

@@ -97,6 +97,11 @@ public final class RunMetrics {
       line.put("iterationSeconds", row.seconds());
       line.put("tokensPerSecond", row.tokensPerSecond());
       line.put("pipelineSeconds", row.pipelineSeconds());
+      // wall-clock window over the nodes (µs since the epoch), for the timeline's iteration bands
+      line.put("startEpochMicros",
+          nodes.stream().mapToLong(NodeIterationStats::startEpochMicros).min().orElse(0));
+      line.put("endEpochMicros", nodes.stream()
+          .mapToLong(n -> n.startEpochMicros() + n.iterationMicros()).max().orElse(0));
       ArrayNode arr = line.putArray("nodes");
       for (NodeIterationStats s : nodes) {
         ObjectNode n = arr.addObject();

@@ -1,15 +1,14 @@
 package io.skippipe.job.export;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.Commit;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
+import io.skippipe.job.driver.DataPrep;
+import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
-import io.skippipe.job.driver.DataPrep;
 import io.skippipe.model.data.Corpus;
 import io.skippipe.model.data.HfTokenizerFiles;
 import io.skippipe.model.data.TextTokenizer;
@@ -17,10 +16,8 @@ import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -36,7 +33,7 @@ import org.apache.hadoop.fs.FileSystem;
  * {@code special_tokens_map.json}) that {@code LlamaForCausalLM.from_pretrained} and {@code
  * AutoTokenizer.from_pretrained} read.
  *
- * <p>The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
+ * <p>The command line is {@code io.skippipe.job.cli.ExportCommand}. The checkpoint is the run's checkpoint root (the newest committed step is exported) or one
  * {@code step-NNNNNN} directory (which must be committed). Each stage's weights are read from replica
  * 0 ({@code step-N/stage-SS/replica-0/}{@link StageState#WEIGHTS}, as the stage tasks write them);
  * the replicas of a stage hold the same weights after each step's all-reduce. The model spec comes from {@code --model}, or
@@ -48,56 +45,11 @@ import org.apache.hadoop.fs.FileSystem;
 public final class CheckpointExport {
   private CheckpointExport() {}
 
-  static final String USAGE = "usage: bin/skippipe export --checkpoint DIR --out DIR [--model M]"
-      + " [--tokenizer tokenizer.json] [--max-shard-bytes N]";
   private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** What was exported. */
   public record Result(long step, int stages, long parameters, List<String> files) {}
-
-  /** Parses the command line ({@code export} already removed) and exports; returns the exit code. */
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    String checkpoint = null;
-    String outDir = null;
-    String model = null;
-    String tokenizer = null;
-    long maxShardBytes = ModelExport.DEFAULT_MAX_SHARD_BYTES;
-    try {
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (a.equals("-h") || a.equals("--help")) {
-          out.println(USAGE);
-          return 0;
-        }
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException("option " + a + " needs a value");
-        }
-        String v = args[++i];
-        switch (a) {
-          case "--checkpoint" -> checkpoint = v;
-          case "--out" -> outDir = v;
-          case "--model" -> model = v;
-          case "--tokenizer" -> tokenizer = v;
-          case "--max-shard-bytes" -> maxShardBytes = positiveLong(a, v);
-          default -> throw new IllegalArgumentException("unknown option " + a);
-        }
-      }
-      if (checkpoint == null || outDir == null) {
-        throw new IllegalArgumentException("--checkpoint and --out are required");
-      }
-      Result r = export(checkpoint, Paths.get(outDir), model, tokenizer, maxShardBytes);
-      out.printf("exported step %d (%d stages, %,d parameters) of %s to %s: %s%n", r.step(),
-          r.stages(), r.parameters(), checkpoint, outDir, String.join(", ", r.files()));
-      return 0;
-    } catch (IllegalArgumentException e) {
-      err.println("skippipe export: " + e.getMessage() + "\n" + USAGE);
-      return 2;
-    } catch (IOException | RuntimeException e) {
-      err.println("skippipe export: failed: " + e);
-      return 1;
-    }
-  }
 
   /**
    * Exports the checkpoint {@code checkpoint} (root or step directory; any Hadoop URI or path) to
@@ -132,8 +84,8 @@ public final class CheckpointExport {
       step = latest.get().step();
     }
 
-    LlamaConfig cfg = model != null ? LlamaConfig.preset(model) : recordedModel(store, step, root,
-        conf);
+    LlamaConfig cfg = model != null ? LlamaConfig.preset(model)
+        : LoadedModel.checkpointModel(store, step, conf);
     RunTokenizer tokenizer = runTokenizer(root, tokenizerJson, cfg, conf);
     TextTokenizer.SpecialTokens special = tokenizer.special();
     // The packer starts every document with the end-of-text token: it is the model's BOS too.
@@ -188,46 +140,6 @@ public final class CheckpointExport {
   /** A tokenizer.json's bytes and its special tokens. */
   private record RunTokenizer(byte[] json, TextTokenizer.SpecialTokens special) {}
 
-  /**
-   * The model the checkpoint records: the config in stage 0's weights file (the whole architecture,
-   * including RoPE theta, RMSNorm epsilon and tied embeddings), or, for checkpoints written before
-   * it was recorded, the run's plan.json.
-   */
-  private static LlamaConfig recordedModel(CheckpointStore store, long step, String root,
-      Configuration conf) throws IOException {
-    String stage0 = CheckpointStore.replicaFile(0, 0, StageState.WEIGHTS);
-    try (InputStream in = store.open(step, stage0)) {
-      LlamaConfig recorded = io.skippipe.model.weights.StageCheckpoint.modelOf(in,
-          StageState.where(store, step, stage0));
-      return recorded != null ? recorded : modelFromPlan(root, conf);
-    }
-  }
-
-  /** The model spec recorded in RUN_DIR/plan.json, RUN_DIR being the checkpoint root's parent. */
-  private static LlamaConfig modelFromPlan(String root, Configuration conf) throws IOException {
-    org.apache.hadoop.fs.Path plan = new org.apache.hadoop.fs.Path(
-        new org.apache.hadoop.fs.Path(root).getParent(), "plan.json");
-    FileSystem fs = plan.getFileSystem(conf);
-    if (!fs.exists(plan)) {
-      throw new IllegalArgumentException("no --model given and no " + plan + " to read the model"
-          + " spec from; pass --model PRESET_OR_JSON (the spark.skippipe.model of the run)");
-    }
-    JsonNode model;
-    try (InputStream in = fs.open(plan)) {
-      model = JSON.readTree(in).get("model");
-    }
-    if (model == null || !model.isObject()) {
-      throw new IllegalArgumentException(plan + " has no \"model\" object; pass --model");
-    }
-    Path spec = Files.createTempFile("skippipe-model", ".json");
-    try {
-      Files.write(spec, JSON.writeValueAsBytes(model));
-      return LlamaConfig.fromJson(spec);
-    } finally {
-      Files.deleteIfExists(spec);
-    }
-  }
-
   /** {@code generation_config.json}: the token ids generation starts and stops with. */
   private static void writeGenerationConfig(Path file, HfConfig hf) throws IOException {
     ObjectNode g = JSON.createObjectNode();
@@ -236,17 +148,5 @@ public final class CheckpointExport {
     g.put("eos_token_id", hf.eosTokenId());
     g.put("pad_token_id", hf.padTokenId());
     Files.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(g));
-  }
-
-  private static long positiveLong(String option, String v) {
-    try {
-      long n = Long.parseLong(v);
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(option + " must be a positive integer, was '" + v + "'");
   }
 }

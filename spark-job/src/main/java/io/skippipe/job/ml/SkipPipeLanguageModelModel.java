@@ -4,12 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
-import io.skippipe.job.checkpoint.StageState;
+import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.scheduler.profile.ModelSpec;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -198,7 +197,11 @@ public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageMode
       if (!it.hasNext()) {
         return done.iterator();
       }
-      List<StageModel> stages = loadStages(root, step, llama(new ObjectMapper(), spec));
+      // the architecture the checkpoint records (RoPE theta, tied embeddings), else the fit's spec
+      LlamaConfig recorded = io.skippipe.job.checkpoint.StageState.recordedModel(
+          new io.skippipe.job.checkpoint.HadoopCheckpointStore(root, HadoopConfs.current()), step);
+      List<StageModel> stages = loadStages(root, step,
+          recorded != null ? recorded : llama(new ObjectMapper(), spec));
       try {
         RowLoss loss = new RowLoss(stages, omitted);
         while (it.hasNext()) {
@@ -227,19 +230,8 @@ public final class SkipPipeLanguageModelModel extends Model<SkipPipeLanguageMode
    */
   public static List<StageModel> loadStages(String root, long step, LlamaConfig cfg)
       throws IOException {
-    HadoopCheckpointStore store = new HadoopCheckpointStore(root, HadoopConfs.current());
-    List<StageModel> stages = new ArrayList<>();
-    try {
-      for (int s = 0; s < cfg.stages(); s++) {
-        StageModel m = StageModel.create(cfg, s, 0L);
-        stages.add(m);
-        StageState.loadWeights(store, step, s, m);
-      }
-    } catch (IOException | RuntimeException e) {
-      stages.forEach(StageModel::close);
-      throw e;
-    }
-    return stages;
+    return LoadedModel.load(new LoadedModel.CheckpointStep(root, step, cfg), null,
+        HadoopConfs.current()).stages();
   }
 
   /**

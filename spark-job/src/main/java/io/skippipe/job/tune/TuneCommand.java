@@ -1,5 +1,6 @@
 package io.skippipe.job.tune;
 
+import io.skippipe.job.cli.SkipPipeCli;
 import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.scheduler.plan.PlanCodec;
@@ -10,123 +11,136 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe tune --cluster C --model M [--data URI] [--json-field F] [--tokenizer FILE]
  * [--target-loss L | --budget-seconds S] [--probe-steps N] [--max-skip-ratio K] [--method M]
- * [--seed N] [--learning-rate LR] [--out plan.json] [--json]}: argument parsing and output only;
- * the work is {@link Tuning#run}. Prints the frontier table (or, with {@code --json}, progress
- * lines then one JSON line, see {@code scheduler.tune.TuneReport}) and writes the chosen plan.
- * Exit codes: 0 ok, 2 bad input, 1 failure.
+ * [--seed N] [--learning-rate LR] [--out plan.json] [--json]}: the command line only; the work is
+ * {@link Tuning#run}. Prints the frontier table (or, with {@code --json}, progress lines then one
+ * JSON line, see {@code scheduler.tune.TuneReport}) and writes the chosen plan.
  */
-public final class TuneCommand {
-  private TuneCommand() {}
+@Command(name = "tune", sortOptions = false, sortSynopsis = false,
+    description = "Choose the path length and swaps: plan the frontier of skip ratios, optionally"
+        + " probe their convergence, print the table and write the chosen plan.")
+public final class TuneCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
 
-  static final List<String> VALUE_FLAGS = List.of("--cluster", "--model", "--data",
-      "--json-field", "--tokenizer", "--target-loss", "--budget-seconds", "--probe-steps",
-      "--max-skip-ratio", "--method", "--seed", "--learning-rate", "--out");
+  @Option(names = "--cluster", required = true, paramLabel = "C", order = 1,
+      description = "Cluster profile: a preset name (conf/clusters/) or a JSON file.")
+  String cluster;
 
-  /** Parsed arguments; defaults as documented in docs/PLANNER.md. */
+  @Option(names = "--model", required = true, paramLabel = "M", order = 2,
+      description = "Model spec: a preset name (conf/models/) or a JSON file.")
+  String model;
+
+  @Option(names = "--data", paramLabel = "URI", order = 3,
+      description = "Text the convergence probes train on (default: the bundled corpus).")
+  String data = "";
+
+  @Option(names = "--json-field", paramLabel = "F", order = 4,
+      description = "Field of JSON-lines data (default: ${DEFAULT-VALUE}).")
+  String jsonField = ConfigKeys.DATA_JSON_FIELD.defaultValue();
+
+  @Option(names = "--tokenizer", paramLabel = "FILE", order = 5,
+      description = "tokenizer.json for --data (default: the bundled one).")
+  String tokenizer = "";
+
+  @ArgGroup(exclusive = true, order = 6)
+  Goal goal; // null: the fastest plan (throughput only)
+
+  /** What the choice optimises: a target loss or a time budget, not both. */
+  static final class Goal {
+    @Option(names = "--target-loss", paramLabel = "L", order = 6,
+        description = "Choose the plan that reaches this loss soonest (needs probes).")
+    Double targetLoss;
+
+    @Option(names = "--budget-seconds", paramLabel = "S", order = 7,
+        description = "Choose the plan with the lowest loss after S seconds (needs probes).")
+    Double budgetSeconds;
+  }
+
+  @Option(names = "--probe-steps", paramLabel = "N", order = 8,
+      description = "Steps of each convergence probe; 0 = throughput only"
+          + " (default: ${DEFAULT-VALUE}).")
+  int probeSteps = 30;
+
+  @Option(names = "--max-skip-ratio", paramLabel = "K", order = 9,
+      description = "Largest skip ratio tried, in [0, 1) (default: 1/3).")
+  double maxSkipRatio = 1.0 / 3;
+
+  @Option(names = "--method", paramLabel = "M", order = 10,
+      description = "Planning method (default: ${DEFAULT-VALUE}).")
+  String method = "skippipe";
+
+  @Option(names = "--seed", paramLabel = "N", order = 11,
+      description = "Seed of the planner and the probes (default: ${DEFAULT-VALUE}).")
+  long seed = PlannerConfig.DEFAULT_SEED;
+
+  @Option(names = "--learning-rate", paramLabel = "LR", order = 12,
+      description = "Learning rate of the probes (default: ${DEFAULT-VALUE}).")
+  double learningRate = Double.parseDouble(ConfigKeys.TRAIN_LEARNING_RATE.defaultValue());
+
+  @Option(names = "--out", paramLabel = "FILE", order = 13,
+      description = "Where to write the chosen plan (default: ${DEFAULT-VALUE}).")
+  String out = "plan.json";
+
+  @Option(names = "--json", order = 14,
+      description = "Progress lines, then one JSON line (scheduler.tune.TuneReport).")
+  boolean json;
+
+  /** Checked arguments; defaults as documented in docs/PLANNER.md. */
   record Options(String cluster, String model, String data, String jsonField, String tokenizer,
       Double targetLoss, Double budgetSeconds, int probeSteps, double maxSkipRatio, String method,
       long seed, double learningRate, String out, boolean json) {
-
-    static Options parse(String[] args) {
-      Map<String, String> v = new LinkedHashMap<>();
-      boolean json = false;
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (a.equals("--json")) {
-          json = true;
-        } else if (VALUE_FLAGS.contains(a)) {
-          if (i + 1 >= args.length) {
-            throw new IllegalArgumentException("option " + a + " needs a value. Fix: write "
-                + a + " VALUE");
-          }
-          v.put(a, args[++i]);
-        } else {
-          throw new IllegalArgumentException("option " + a + " is unknown for 'skippipe tune'."
-              + " Fix: use --json or one of " + VALUE_FLAGS);
-        }
-      }
-      for (String req : List.of("--cluster", "--model")) {
-        if (!v.containsKey(req)) {
-          throw new IllegalArgumentException("skippipe tune without " + req + ": " + req
-              + " is required. Fix: add " + req + " VALUE");
-        }
-      }
-      Options o = new Options(v.get("--cluster"), v.get("--model"), v.getOrDefault("--data", ""),
-          v.getOrDefault("--json-field", ConfigKeys.DATA_JSON_FIELD.defaultValue()),
-          v.getOrDefault("--tokenizer", ""), number(v, "--target-loss", null),
-          number(v, "--budget-seconds", null), (int) (double) number(v, "--probe-steps", 30.0),
-          number(v, "--max-skip-ratio", 1.0 / 3), v.getOrDefault("--method", "skippipe"),
-          (long) (double) number(v, "--seed", (double) PlannerConfig.DEFAULT_SEED),
-          number(v, "--learning-rate",
-              Double.parseDouble(ConfigKeys.TRAIN_LEARNING_RATE.defaultValue())),
-          v.getOrDefault("--out", "plan.json"), json);
-      if (o.probeSteps() != 0 && o.probeSteps() < 4) {
-        throw new IllegalArgumentException("--probe-steps " + o.probeSteps() + ": a probe needs"
+    Options {
+      if (probeSteps != 0 && probeSteps < 4) {
+        throw new IllegalArgumentException("--probe-steps " + probeSteps + ": a probe needs"
             + " at least 4 steps. Fix: use 0 (throughput only) or 4 or more");
       }
-      if (o.targetLoss() != null && !(o.targetLoss() > 0)) {
-        throw new IllegalArgumentException("--target-loss " + o.targetLoss() + ": must be a"
+      if (targetLoss != null && !(targetLoss > 0)) {
+        throw new IllegalArgumentException("--target-loss " + targetLoss + ": must be a"
             + " positive loss (nats). Fix: give e.g. --target-loss 5.5");
       }
-      if (o.budgetSeconds() != null && !(o.budgetSeconds() > 0)) {
-        throw new IllegalArgumentException("--budget-seconds " + o.budgetSeconds() + ": must be"
+      if (budgetSeconds != null && !(budgetSeconds > 0)) {
+        throw new IllegalArgumentException("--budget-seconds " + budgetSeconds + ": must be"
             + " positive. Fix: give e.g. --budget-seconds 3600");
       }
-      if (!(o.maxSkipRatio() >= 0 && o.maxSkipRatio() < 1)) {
-        throw new IllegalArgumentException("--max-skip-ratio " + o.maxSkipRatio() + ": must be"
+      if (!(maxSkipRatio >= 0 && maxSkipRatio < 1)) {
+        throw new IllegalArgumentException("--max-skip-ratio " + maxSkipRatio + ": must be"
             + " in [0, 1). Fix: give e.g. 0.333");
-      }
-      return o;
-    }
-
-    private static Double number(Map<String, String> v, String flag, Double dflt) {
-      String s = v.get(flag);
-      if (s == null) {
-        return dflt;
-      }
-      try {
-        return Double.parseDouble(s.trim());
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(flag + " " + s + ": must be a number. Fix: write e.g. "
-            + flag + " 30");
       }
     }
   }
 
-  /** Runs the command; returns the exit code. */
-  public static int run(String[] args, PrintStream out, PrintStream err) {
-    try {
-      Options o = Options.parse(args);
-      Tuning.Outcome r = Tuning.run(request(o), o.json() ? out : err);
-      Path file = Path.of(o.out());
-      if (file.getParent() != null) {
-        Files.createDirectories(file.getParent());
-      }
-      try (OutputStream os = Files.newOutputStream(file)) {
-        PlanCodec.write(r.choice(), os);
-      }
-      if (o.json()) {
-        out.println(r.report().toJson().toString());
-      } else {
-        r.report().printTable(out);
-        out.println("plan of the choice -> " + o.out());
-      }
-      return 0;
-    } catch (IllegalArgumentException e) {
-      err.println("skippipe tune: " + e.getMessage());
-      return 2;
-    } catch (IOException | RuntimeException e) {
-      err.println("skippipe tune: failed: " + e);
-      e.printStackTrace(err);
-      return 1;
+  @Override
+  public Integer call() throws IOException {
+    Options o = new Options(cluster, model, data, jsonField, tokenizer,
+        goal == null ? null : goal.targetLoss, goal == null ? null : goal.budgetSeconds, probeSteps, maxSkipRatio, method, seed, learningRate, out, json);
+    PrintStream stdout = SkipPipeCli.printStream(spec.commandLine().getOut());
+    PrintStream stderr = SkipPipeCli.printStream(spec.commandLine().getErr());
+    Tuning.Outcome r = Tuning.run(request(o), o.json() ? stdout : stderr);
+    Path file = Path.of(o.out());
+    if (file.getParent() != null) {
+      Files.createDirectories(file.getParent());
     }
+    try (OutputStream os = Files.newOutputStream(file)) {
+      PlanCodec.write(r.choice(), os);
+    }
+    if (o.json()) {
+      stdout.println(r.report().toJson().toString());
+    } else {
+      r.report().printTable(stdout);
+      stdout.println("plan of the choice -> " + o.out());
+    }
+    stdout.flush();
+    stderr.flush();
+    return 0;
   }
 
   static Tuning.Request request(Options o) throws IOException {

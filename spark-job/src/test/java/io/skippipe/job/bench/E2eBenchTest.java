@@ -4,19 +4,21 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import io.skippipe.job.cli.SkipPipeCli;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 /** The e2e benchmark's arguments: documented defaults, flags, and user errors (exit 2). */
 class E2eBenchTest {
   @Test
   void defaultsAreThePaddedEmulationOnLaptopGeo12() {
-    E2eBench.Options o = E2eBench.Options.parse(new String[] {"e2e"});
+    E2eBench.Options o = parse();
     assertEquals(new E2eBench.Options(false, "laptop-geo-12", "llama-tiny", "llama-tiny", 4, 10.0,
         true, java.util.List.of("skippipe", "dtfm"), null, 5), o);
-    o = E2eBench.Options.parse(new String[] {"e2e", "--json", "--cluster", "laptop-geo-12-gcp500m",
+    o = parse("--json", "--cluster", "laptop-geo-12-gcp500m",
         "--model", "llama-tiny", "--iterations", "3", "--time-scale", "0.1", "--pad-compute",
         "false", "--runs", "skippipe:2,skippipe:6", "--target-loss", "6.1", "--seed", "7",
-        "--cost-model", "llama-500m"});
+        "--cost-model", "llama-500m");
     assertEquals(new E2eBench.Options(true, "laptop-geo-12-gcp500m", "llama-tiny", "llama-500m",
         3, 0.1, false, java.util.List.of("skippipe:2", "skippipe:6"), 6.1, 7), o);
   }
@@ -52,6 +54,12 @@ class E2eBenchTest {
     }
   }
 
+  private static E2eBench.Options parse(String... args) {
+    E2eBench b = new E2eBench();
+    new CommandLine(b).parseArgs(args);
+    return b.options();
+  }
+
   @Test
   void badArgumentsExitTwoNamingTheValueWithoutAStackTrace() {
     String[][] bad = {{"e2e", "--time-scale", "0"}, {"e2e", "--iterations", "1"},
@@ -59,11 +67,14 @@ class E2eBenchTest {
         {"e2e", "--cluster"}, {"e2e", "--runs", "skippipe:x"}, {"e2e", "--runs", "fast"}};
     for (String[] args : bad) {
       ByteArrayOutputStream err = new ByteArrayOutputStream();
-      int code = E2eBench.run(args, new PrintStream(new ByteArrayOutputStream()),
+      String[] line = new String[args.length + 1];
+      line[0] = "bench";
+      System.arraycopy(args, 0, line, 1, args.length);
+      int code = SkipPipeCli.run(line, new PrintStream(new ByteArrayOutputStream()),
           new PrintStream(err));
       String msg = err.toString();
       assertEquals(2, code, String.join(" ", args) + ": " + msg);
-      assertTrue(msg.contains("Fix:") && !msg.contains("\tat "), msg);
+      assertTrue(msg.contains(args[args.length - 1]) && !msg.contains("\tat "), msg);
     }
   }
 }

@@ -19,31 +19,22 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** Ring all-reduce against a plain double-precision sum / weighted mean. */
+/** Ring all-reduce against a plain double-precision sum; every replica gets the same bits. */
 class RingAllReduceTest {
   @ParameterizedTest(name = "{0} replicas, {1} values, tcp={2}")
   @CsvSource({"1,10,false", "2,7,false", "3,1000,false", "4,3,false", "4,1001,false",
       "2,513,true", "3,10000,true", "4,77,true"})
-  void weightedMeanEqualsAPlainWeightedSum(int n, int length, boolean tcp) throws Exception {
+  void sumEqualsAPlainSumOnEveryReplica(int n, int length, boolean tcp) throws Exception {
     Random random = new Random(n * 1000L + length);
     float[][] x = new float[n][length];
-    double[] w = new double[n];
     for (int r = 0; r < n; r++) {
-      w[r] = r == 1 ? 0 : 1 + random.nextInt(4); // replica 1 saw no microbatch
       for (int i = 0; i < length; i++) {
         x[r][i] = (float) random.nextGaussian();
       }
     }
-    if (n == 2) {
-      w[1] = 3;
-    }
-    double total = 0;
-    double[] expectedMean = new double[length];
     double[] expectedSum = new double[length];
     for (int r = 0; r < n; r++) {
-      total += w[r];
       for (int i = 0; i < length; i++) {
-        expectedMean[i] += w[r] * x[r][i];
         expectedSum[i] += x[r][i];
       }
     }
@@ -71,22 +62,19 @@ class RingAllReduceTest {
     }
     ExecutorService pool = Executors.newFixedThreadPool(n);
     try {
-      List<Future<float[][]>> results = new ArrayList<>();
+      List<Future<float[]>> results = new ArrayList<>();
       for (int r = 0; r < n; r++) {
         int rr = r;
-        results.add(pool.submit(() -> {
-          Mailbox box = new Mailbox(endpoints.get(rr));
-          float[] mean = RingAllReduce.weightedMean(box, ring, 3, x[rr], w[rr], 10_000);
-          float[] sum = RingAllReduce.sum(box, ring, 4, x[rr].clone(), 10_000);
-          return new float[][] {mean, sum};
-        }));
+        results.add(pool.submit(() -> RingAllReduce.sum(new Mailbox(endpoints.get(rr)), ring, 4,
+            x[rr].clone(), 10_000)));
       }
+      float[] first = results.get(0).get();
       for (int r = 0; r < n; r++) {
-        float[][] got = results.get(r).get();
+        float[] got = results.get(r).get();
         for (int i = 0; i < length; i++) {
-          assertEquals(expectedMean[i] / total, got[0][i], 1e-5, "replica " + r + " mean[" + i + "]");
-          assertEquals(expectedSum[i], got[1][i], 1e-5, "replica " + r + " sum[" + i + "]");
+          assertEquals(expectedSum[i], got[i], 1e-5, "replica " + r + " sum[" + i + "]");
         }
+        assertArrayEquals(first, got, "replica " + r + " holds other bits than replica 0");
       }
     } finally {
       pool.shutdownNow();

@@ -2,6 +2,7 @@ package io.skippipe.job.config;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.skippipe.job.cli.SkipPipeCli;
 import io.skippipe.job.cli.TrainCommand;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -98,18 +99,19 @@ class ConfigKeysTest {
 
   @Test
   void badTrainArgumentsAreUserErrors() {
-    assertThrows(IllegalArgumentException.class,
-        () -> TrainCommand.settings(new String[] {"--set", "novalue"}));
-    assertThrows(IllegalArgumentException.class,
-        () -> TrainCommand.settings(new String[] {"--conf", "/nonexistent.properties"}));
-    assertThrows(IllegalArgumentException.class,
-        () -> TrainCommand.settings(new String[] {"--bogus"}));
-    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-    int code = TrainCommand.run(new String[] {"--set", "spark.skippipe.seed=abc"},
-        System.out, new java.io.PrintStream(err));
-    assertEquals(2, code);
-    assertTrue(err.toString().contains("spark.skippipe.seed") && !err.toString().contains("\tat "),
-        err.toString());
+    String[][] bad = {{"--set", "novalue"}, {"--conf", "/nonexistent.properties"}, {"--bogus"},
+        {"--set", "spark.skippipe.seed=abc"}};
+    String[] named = {"novalue", "/nonexistent.properties", "--bogus", "spark.skippipe.seed"};
+    for (int i = 0; i < bad.length; i++) {
+      java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+      String[] args = new String[bad[i].length + 1];
+      args[0] = "train";
+      System.arraycopy(bad[i], 0, args, 1, bad[i].length);
+      int code = SkipPipeCli.run(args, System.out, new java.io.PrintStream(err));
+      assertEquals(2, code, err.toString());
+      assertTrue(err.toString().contains(named[i]) && !err.toString().contains("\tat "),
+          err.toString());
+    }
   }
 
   @Test

@@ -53,8 +53,9 @@ class DistJarIT {
     for (String e : List.of(
         "io/skippipe/job/cli/SkipPipeCli.class",
         "io/skippipe/job/metrics/SkipPipeMetricsPlugin.class",
-        "io/skippipe/scheduler/cli/PlannerCli.class",
-        "io/skippipe/model/bench/ModelBench.class",
+        "io/skippipe/scheduler/cli/PlanCommand.class",
+        "io/skippipe/model/bench/StageThroughputBench.class",
+        "picocli/CommandLine.class",
         "ai/djl/engine/Engine.class",
         "ai/djl/pytorch/engine/PtEngineProvider.class",
         "ai/djl/huggingface/tokenizers/HuggingFaceTokenizer.class",

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.skippipe.job.checkpoint.CheckpointStore;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.config.JobConfig;
+import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.export.CheckpointExport;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.task.chunk.ModelInit;
@@ -16,6 +17,7 @@ import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.SparkTrainingHarness;
 import io.skippipe.job.testing.TestPlans;
 import io.skippipe.model.LlamaConfig;
+import io.skippipe.model.eval.Perplexity;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.LlamaTensors;
@@ -25,9 +27,12 @@ import io.skippipe.scheduler.plan.Plan;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
@@ -168,6 +173,25 @@ class HfInitTrainingTest {
               e.getKey());
         }
       }
+    }
+
+    // eval reads the architecture the checkpoint records (tied, theta 500000), not plan.json's
+    // spec, and gives the exported folder's perplexity
+    try (LoadedModel fromCheckpoint = LoadedModel.load(LoadedModel.resolve(
+            cfg.checkpointRoot(), null, null, conf), null, conf);
+        LoadedModel fromFolder = LoadedModel.fromHfFolder(exported, llama.layersPerStage(),
+            llama.seqLen())) {
+      assertEquals(llama, fromCheckpoint.config());
+      assertTrue(fromFolder.config().tieWordEmbeddings(), "the folder's tying is kept");
+      assertEquals(500000.0, fromFolder.config().ropeTheta());
+      SplittableRandom r = new SplittableRandom(3);
+      List<int[]> seqs = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        seqs.add(r.ints(llama.seqLen() + 1, 0, llama.vocab()).toArray());
+      }
+      double a = Perplexity.evaluate(fromCheckpoint.stages(), seqs, Set.of(), 3).meanNll();
+      double b = Perplexity.evaluate(fromFolder.stages(), seqs, Set.of(), 3).meanNll();
+      assertEquals(a, b, 1e-6, "checkpoint vs its export");
     }
   }
 }

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The run directory's whole lifecycle through the real launcher entry point ({@code
- * bin/skippipe train} = {@link SkipPipeCli}) in separate JVMs, with a real process kill: run →
+ * bin/skippipe train} = {@link SkipPipeCli}) in separate JVMs, with a real process kill: bad
+ * settings are refused (exit 2, the key named, no stack trace, no directory created) → run →
  * driver killed (SIGKILL) mid-run → the same command again resumes → resubmitting the finished run
  * is a no-op → a non-resuming run into the directory is refused (exit 2, nothing touched) →
  * overwrite starts a new lineage. At every point {@code iterations.jsonl} has exactly one row per
@@ -38,8 +39,8 @@ class RunLifecycleTest {
 
   @Test
   void killResumeFinishRefuseOverwrite() throws Exception {
-    Path dir = Files.createDirectories(new File("target/lifecycle/run-" + System.nanoTime())
-        .getAbsoluteFile().toPath());
+    Path dir = new File("target/lifecycle/run-" + System.nanoTime()).getAbsoluteFile().toPath();
+    Files.createDirectories(dir.getParent());
     Path plan = dir.resolveSibling(dir.getFileName() + "-plan.json");
     Files.writeString(plan, PlanCodec.toJsonString(TestPlans.skippipe()));
     Path props = dir.resolveSibling(dir.getFileName() + ".properties");
@@ -55,6 +56,22 @@ class RunLifecycleTest {
         "spark.skippipe.train.iterations=" + ITERATIONS,
         "spark.skippipe.train.chunkIterations=2",
         "spark.skippipe.transfer.readTimeoutMs=60000", ""));
+
+    // 0. bad settings through the launcher: exit 2 naming the key, no stack trace, and the run
+    // directory is not even created (each is one kind of issue 15's list)
+    String[][] bad = {
+        {"spark.skippipe.train.learningRate", "0"},
+        {"spark.skippipe.data.input", dir + "-no-such-input.txt"},
+        {"spark.skippipe.transfer.bindHost", "192.0.2.1"},
+        {"spark.skippipe.checkpoint.dir", props + "/checkpoints"},
+        {"spark.skippipe.transfer.maxFrameBytes", "1024"}};
+    for (String[] kv : bad) {
+      Result r = run(props, "--set", kv[0] + "=" + kv[1]);
+      assertEquals(2, r.code, kv[0] + ": " + r.out);
+      assertTrue(r.out.contains(kv[0]), "the message names " + kv[0] + ": " + r.out);
+      assertFalse(r.out.contains("\tat "), "no stack trace for " + kv[0] + ": " + r.out);
+      assertFalse(Files.exists(dir), kv[0] + " left " + dir + " behind");
+    }
 
     // 1. run, killed with SIGKILL as soon as the first chunk is committed
     Launched first = launch(props);
@@ -172,7 +189,7 @@ class RunLifecycleTest {
     }
   }
 
-  private static Launched launch(Path props) throws Exception {
+  private static Launched launch(Path props, String... more) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xmx2g");
@@ -188,14 +205,15 @@ class RunLifecycleTest {
     cmd.add("train");
     cmd.add("--conf");
     cmd.add(props.toString());
+    cmd.addAll(List.of(more));
     Path log = props.resolveSibling(props.getFileName() + "-" + System.nanoTime() + ".log");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
         .start();
     return new Launched(p, log);
   }
 
-  private static Result run(Path props) throws Exception {
-    Launched l = launch(props);
+  private static Result run(Path props, String... more) throws Exception {
+    Launched l = launch(props, more);
     assertTrue(l.process().waitFor(6, TimeUnit.MINUTES), "the launcher did not finish in 6"
         + " minutes: " + l.output());
     return new Result(l.process().exitValue(), l.output());

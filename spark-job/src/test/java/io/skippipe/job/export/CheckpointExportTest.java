@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.skippipe.job.cli.SkipPipeCli;
 import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.model.LlamaConfig;
@@ -240,7 +241,7 @@ class CheckpointExportTest {
 
     Run missing = run("--out", tmp.resolve("o3").toString());
     assertEquals(2, missing.code);
-    assertTrue(missing.err.contains("--checkpoint and --out are required"), missing.err);
+    assertTrue(missing.err.contains("Missing required option: '--checkpoint"), missing.err);
   }
 
   // --- helpers ----------------------------------------------------------------------------------
@@ -250,7 +251,10 @@ class CheckpointExportTest {
   private static Run run(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = CheckpointExport.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+    String[] withCommand = new String[args.length + 1];
+    withCommand[0] = "export";
+    System.arraycopy(args, 0, withCommand, 1, args.length);
+    int code = SkipPipeCli.run(withCommand, new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8));
     return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }

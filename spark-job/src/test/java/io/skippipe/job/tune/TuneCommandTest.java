@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.skippipe.job.cli.SkipPipeCli;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.simulate.Simulator;
@@ -17,7 +18,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code bin/skippipe tune} through {@link TuneCommand#run}. */
+/** {@code bin/skippipe tune} through the command line ({@link TuneCommand}). */
 class TuneCommandTest {
   @TempDir Path dir;
 
@@ -26,7 +27,10 @@ class TuneCommandTest {
   static Result run(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = TuneCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+    String[] line = new String[args.length + 1];
+    line[0] = "tune";
+    System.arraycopy(args, 0, line, 1, args.length);
+    int code = SkipPipeCli.run(line, new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8));
     return new Result(code, out.toString(StandardCharsets.UTF_8),
         err.toString(StandardCharsets.UTF_8));

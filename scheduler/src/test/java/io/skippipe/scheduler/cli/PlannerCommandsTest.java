@@ -8,8 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlanCodec;
-import io.skippipe.scheduler.timeline.Span;
-import io.skippipe.scheduler.timeline.SpanJson;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -19,9 +17,18 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
-/** The planner commands through {@link PlannerCli#run}: happy paths and every bad input. */
-class PlannerCliTest {
+/**
+ * The planner commands through picocli and {@link ExitCodes}, as {@code bin/skippipe} runs them:
+ * happy paths and every bad input.
+ */
+class PlannerCommandsTest {
+  @Command(name = "skippipe",
+      subcommands = {PlanCommand.class, SimulateCommand.class, CompareCommand.class})
+  static final class Root {}
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String[] QUICK = {"--gcma-population", "20", "--gcma-trials", "200"};
 
@@ -32,8 +39,9 @@ class PlannerCliTest {
   private static Result run(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = PlannerCli.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
+    int code = ExitCodes.configure(new CommandLine(new Root()),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8)).execute(args);
     return new Result(code, out.toString(StandardCharsets.UTF_8),
         err.toString(StandardCharsets.UTF_8));
   }
@@ -139,32 +147,6 @@ class PlannerCliTest {
   }
 
   @Test
-  void timelineDrawsPredictedAndMeasuredSideBySide() throws Exception {
-    Path p = plan();
-    Path html = dir.resolve("t.html");
-    Result r = run("timeline", p.toString(), "--out", html.toString());
-    assertEquals(0, r.code, r.err);
-    String page = Files.readString(html);
-    assertTrue(page.startsWith("<!DOCTYPE html>"));
-    assertTrue(page.contains("<svg") && page.contains("class=\"FWD\"")
-        && page.contains("microbatch 0"), "gantt with hover titles");
-    assertFalse(page.contains("http://") && page.contains("<script src"), "self-contained");
-    // A run directory: plan.json + trace/measured-spans.jsonl.
-    Path run = dir.resolve("run");
-    Files.createDirectories(run.resolve("trace"));
-    Files.copy(p, run.resolve("plan.json"));
-    try (OutputStream o = Files.newOutputStream(run.resolve("trace/measured-spans.jsonl"))) {
-      SpanJson.write(List.of(new Span(0, 0, 0, Span.Kind.FWD, 0, 1000),
-          new Span(1, 1, 0, Span.Kind.FWD, 2000, 3000)), o);
-    }
-    Path html2 = dir.resolve("t2.html");
-    r = run("timeline", run.toString(), "--out", html2.toString());
-    assertEquals(0, r.code, r.err);
-    String page2 = Files.readString(html2);
-    assertTrue(page2.contains("predicted") && page2.contains("measured"), "both timelines");
-  }
-
-  @Test
   void badInputsExitWithCode2AndNameTheValue() throws Exception {
     String out = dir.resolve("x.json").toString();
     assertUserError(run("plan", "--cluster", "no-such-cluster", "--model", "llama-500m", "--out",
@@ -188,9 +170,13 @@ class PlannerCliTest {
     assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
         "--stages", "[[0,1],[2]]", "--out", out), "stages");
     assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
-        "--seed", "five", "--out", out), "--seed five");
+        "--seed", "five", "--out", out), "'--seed': 'five'");
     assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
         "--frobnicate", "1", "--out", out), "--frobnicate");
+    assertUserError(run("compare", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--method", "dtfm"), "Unknown option", "'--method'");
+    assertUserError(run("plan", "--cluster", "laptop-geo-12", "--model", "llama-tiny",
+        "--skip-ratio", "0.3", "--path-length", "4", "--out", out), "mutually exclusive");
     assertUserError(run("plan", "--model", "llama-tiny", "--out", out), "--cluster");
     assertUserError(run("simulate", dir.resolve("missing.json").toString()), "missing.json");
     assertUserError(run("launch"), "launch");
