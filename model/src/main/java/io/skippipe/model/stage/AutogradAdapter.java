@@ -122,6 +122,34 @@ public final class AutogradAdapter {
     }
   }
 
+  /**
+   * Sets libtorch's inter-op thread pool (process-wide; {@code torch.set_num_interop_threads}) to
+   * {@code threads}, unless it already has that size. PyTorch allows this only before its inter-op
+   * pool starts: a later different request is refused by libtorch, and then the pool keeps its
+   * size and this returns false (the caller says so once). Eager forward/backward of our stages
+   * barely uses the pool; the point is not to start one thread per core in every executor.
+   *
+   * @param threads inter-op threads, {@code >= 1}
+   * @return whether the pool has {@code threads} threads now
+   * @throws IllegalArgumentException when {@code threads < 1}
+   */
+  public static synchronized boolean setInterOpThreads(int threads) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("inter-op thread count " + threads + " must be >= 1"
+          + " (spark.skippipe.train.interOpThreads)");
+    }
+    ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch before the JNI call
+    if (JniUtils.getNumInteropThreads() == threads) {
+      return true;
+    }
+    try {
+      JniUtils.setNumInteropThreads(threads);
+    } catch (RuntimeException alreadyStarted) {
+      return false;
+    }
+    return JniUtils.getNumInteropThreads() == threads;
+  }
+
   /** The intra-op thread count applied to the calling thread (after pinning it if needed). */
   public static int intraOpThreads() {
     pinIntraOpThreads();

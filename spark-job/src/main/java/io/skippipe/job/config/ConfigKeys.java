@@ -161,8 +161,12 @@ public final class ConfigKeys {
   public static final Key TRAIN_GRAD_CLIP_NORM = key("spark.skippipe.train.gradClipNorm", "1.0",
       "Global gradient-norm clipping threshold over all stages; 0 = no clipping.");
   public static final Key TRAIN_INTRA_OP_THREADS = key("spark.skippipe.train.intraOpThreads", "0",
-      "PyTorch intra-op threads of each task's stage; 0 = the task's CPU allotment (spark.task.cpus)."
-          + " Results are bitwise reproducible only at the same value.");
+      "PyTorch intra-op threads of each task's stage; 0 = the task's CPU allotment: spark.task.cpus"
+          + " on a cluster, the machine's cores / concurrent task slots in local and local-cluster"
+          + " masters (at least 1). Results are bitwise reproducible only at the same value.");
+  public static final Key TRAIN_INTER_OP_THREADS = key("spark.skippipe.train.interOpThreads", "0",
+      "PyTorch inter-op threads of each executor JVM (process-wide, set by its first task); 0 ="
+          + " the task's intra-op thread count.");
   public static final Key TRAIN_MAX_CHUNK_RETRIES = key("spark.skippipe.train.maxChunkRetries", "2",
       "How often the driver re-runs a failed chunk from the last committed checkpoint"
           + " (Spark does not retry a failed barrier result stage by itself).");

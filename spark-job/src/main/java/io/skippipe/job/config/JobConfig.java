@@ -86,7 +86,8 @@ public record JobConfig(
   /** Iterations, chunking and AdamW hyper-parameters. */
   public record TrainSettings(int iterations, int chunkIterations, double learningRate,
       double beta1, double beta2, double epsilon, double weightDecay, double gradClipNorm,
-      int maxChunkRetries, int warmupIterations, double minLearningRate, int intraOpThreads)
+      int maxChunkRetries, int warmupIterations, double minLearningRate, int intraOpThreads,
+      int interOpThreads)
       implements Serializable {
     public TrainSettings {
       if (warmupIterations >= iterations) {
@@ -286,7 +287,8 @@ public record JobConfig(
         s.intIn(TRAIN_WARMUP_ITERATIONS, 0, 100_000_000),
         s.doubleIn(s.string(TRAIN_MIN_LEARNING_RATE).isBlank() ? TRAIN_LEARNING_RATE
             : TRAIN_MIN_LEARNING_RATE, 0.0, 10.0, true),
-        s.intIn(TRAIN_INTRA_OP_THREADS, 0, 4096));
+        s.intIn(TRAIN_INTRA_OP_THREADS, 0, 4096),
+        s.intIn(TRAIN_INTER_OP_THREADS, 0, 4096));
     CheckpointSettings checkpoint = new CheckpointSettings(
         s.string(CHECKPOINT_DIR),
         s.intIn(CHECKPOINT_EVERY, 0, 100_000_000),

@@ -51,13 +51,14 @@ public final class InProcessTraining {
     for (int node = 0; node < n; node++) {
       endpoints.add(net.endpoint(node)); // all before any node sends
     }
+    int threads = SparkTrainingHarness.taskThreads(cfg); // as the Spark run it is compared with
     ExecutorService pool = Executors.newFixedThreadPool(n);
     try {
       List<Future<?>> nodes = new ArrayList<>();
       for (int node = 0; node < n; node++) {
         int me = node;
         nodes.add(pool.submit(() -> {
-          ComputeThreads.apply(1);
+          ComputeThreads.apply(threads);
           int stage = plan.stageOf(me);
           var endpoint = endpoints.get(me);
           try (StageModel model = StageModel.create(llama, stage, cfg.seed(), options);

@@ -112,6 +112,19 @@ public final class SparkTrainingHarness {
   }
 
   /**
+   * The intra-op thread count the stage tasks of {@code cfg} ran with in the default session's
+   * master ({@link io.skippipe.job.task.chunk.ComputeThreads#resolve}, one CPU per task), so that a
+   * reference computes with the same count: results are bitwise equal only at the same count.
+   */
+  public static int taskThreads(JobConfig cfg) {
+    String master = org.apache.spark.sql.SparkSession.getDefaultSession().isDefined()
+        ? org.apache.spark.sql.SparkSession.getDefaultSession().get().sparkContext().master()
+        : "local";
+    return io.skippipe.job.task.chunk.ComputeThreads.resolve(cfg.train().intraOpThreads(), 1, master,
+        Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
    * As {@link #reference(Plan, JobConfig, Map, Configuration, int)} for the model {@code llama},
    * starting from {@code initial} weights (HF names; null = the seed's initialisation).
    */
@@ -124,8 +137,7 @@ public final class SparkTrainingHarness {
           plan.microbatchesOf(d).stream().map(PlannedMicrobatch::id).toList(),
           plan.model().samplesPerMicrobatch(), cfg.seed(), d));
     }
-    // the tasks ran with ComputeThreads.resolve(0, task) = spark.task.cpus = 1 intra-op thread
-    io.skippipe.job.task.chunk.ComputeThreads.apply(1);
+    io.skippipe.job.task.chunk.ComputeThreads.apply(taskThreads(cfg)); // as the tasks computed
     AdamWConfig adamW = new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay());
     try (PathTrainer t = new PathTrainer(llama, new PathTrainer.Config(cfg.seed(), adamW,

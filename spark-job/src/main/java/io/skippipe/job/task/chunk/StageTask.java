@@ -123,7 +123,7 @@ public final class StageTask {
     Throwable primary = null;
     try {
       ComputeThreads.apply(ComputeThreads.resolve(cfg.train().intraOpThreads(),
-          org.apache.spark.TaskContext.get()));
+          org.apache.spark.TaskContext.get()), cfg.train().interOpThreads());
       st = prepareStage(spec, plan, a, role, slot, store, snapshots, hadoop);
       st.keepCarried(spec.firstIteration(), resume);
       Map<Integer, InetSocketAddress> peers = new HashMap<>();
