@@ -200,9 +200,8 @@ public final class SkipPipeJob {
           cfg.transfer().resolve(jsc.master()), cfg.checkpointRoot(), cfg.runDir(), shards,
           hadoop, network != null ? network
               : ProfileJson.toJson(planned.plan().cluster()).toString());
-      console.say(String.format(java.util.Locale.ROOT, "%d task slots on %d executors registered;"
-          + " every chunk attempt gathers the executors registered then (rendezvous)",
-          ExecutorRoster.slots(roster), roster.size()));
+      console.rendezvousDone(console.begin("rendezvous of " + ExecutorRoster.slots(roster)
+          + " task slots"), ExecutorRoster.now(jsc));
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),

@@ -115,6 +115,17 @@ public final class Console {
         plan.nodeCount(), plan.stages().size()));
   }
 
+  /**
+   * Reports the executors registered for the run: their task slots and hosts (every chunk attempt
+   * gathers the executors registered then again, issue 8).
+   */
+  public void rendezvousDone(Phase p, List<ExecutorRoster.Executor> roster) {
+    long hosts = roster.stream().map(ExecutorRoster.Executor::host).distinct().count();
+    p.done(String.format(Locale.ROOT, "rendezvous: %d task slots on %d executor%s, %d host%s;"
+        + " each chunk attempt meets the executors registered then", ExecutorRoster.slots(roster),
+        roster.size(), roster.size() == 1 ? "" : "s", hosts, hosts == 1 ? "" : "s"));
+  }
+
   /** Tracks chunks i/n: a line when each finishes and when the next starts. */
   public final class Chunks {
     private final int total;
