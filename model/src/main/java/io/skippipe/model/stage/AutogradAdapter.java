@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Set;
@@ -188,8 +189,24 @@ public final class AutogradAdapter {
    * one place a stage's arrays cross to the host).
    */
   public static float[] toHostFloats(NDArray a) {
+    return withHostView(
+        a,
+        view -> {
+          float[] out = new float[view.remaining() / 4];
+          view.asFloatBuffer().get(out);
+          return out;
+        });
+  }
+
+  /**
+   * Runs {@code read} on the float32 values of {@code a} as a direct buffer in native byte order
+   * over libtorch's memory (valid only during the call; do not write to it): the tensor's own
+   * memory when {@code a} is a float32 CPU tensor ({@code NDArray.toByteBuffer(true)}, no copy),
+   * else a temporary float32 CPU copy closed afterwards.
+   */
+  public static <R> R withHostView(NDArray a, java.util.function.Function<ByteBuffer, R> read) {
     if (a.getDataType() == DataType.FLOAT32 && a.getDevice().equals(Device.cpu())) {
-      return a.toFloatArray();
+      return read.apply(a.toByteBuffer(true));
     }
     return withoutGrad(
         () -> {
@@ -198,7 +215,36 @@ public final class AutogradAdapter {
             host.attach(tmp);
             NDArray f32 = host.toType(DataType.FLOAT32, true);
             f32.attach(tmp);
-            return f32.toFloatArray();
+            return read.apply(f32.toByteBuffer(true));
+          }
+        });
+  }
+
+  /**
+   * Whether every element of float32 {@code a} is finite, tested in libtorch (temporaries closed):
+   * no host copy, no Java loop. First one reduction, {@code a.sum()}: a NaN or an infinity makes
+   * it NaN or infinite, so a finite sum settles it in one pass; only a non-finite sum (a bad
+   * element, or a float32 overflow of the sum of finite ones) is checked element-wise ({@code
+   * isNaN().logicalOr(isInfinite()).any()}).
+   */
+  public static boolean allFinite(NDArray a) {
+    return withoutGrad(
+        () -> {
+          try (NDManager tmp = a.getManager().newSubManager()) {
+            NDArray sum = a.sum();
+            sum.attach(tmp);
+            if (Float.isFinite(sum.getFloat())) {
+              return true;
+            }
+            NDArray nan = a.isNaN();
+            nan.attach(tmp);
+            NDArray inf = a.isInfinite();
+            inf.attach(tmp);
+            NDArray either = nan.logicalOr(inf);
+            either.attach(tmp);
+            NDArray any = either.any();
+            any.attach(tmp);
+            return !any.getBoolean();
           }
         });
   }
@@ -286,6 +332,17 @@ public final class AutogradAdapter {
    */
   public static NDArray owned(NDManager manager, float[] data, Shape shape) {
     try (NDArray borrowed = manager.create(data, shape)) {
+      return borrowed.duplicate();
+    }
+  }
+
+  /**
+   * As {@link #owned(NDManager, float[], Shape)} for float32 values in a buffer (native byte
+   * order, position 0): a direct buffer is wrapped without copying and then cloned once into
+   * libtorch's memory, so the array does not depend on the buffer afterwards.
+   */
+  public static NDArray owned(NDManager manager, ByteBuffer float32, Shape shape) {
+    try (NDArray borrowed = manager.create(float32, shape, DataType.FLOAT32)) {
       return borrowed.duplicate();
     }
   }

@@ -1,5 +1,7 @@
 package io.skippipe.model.stage;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Locale;
 
 /**
@@ -63,6 +65,63 @@ public enum Precision {
       }
     }
     return values;
+  }
+
+  /**
+   * Writes the float32 values {@code float32} holds (native byte order, position to limit) to
+   * {@code wire} in this precision's wire form, little-endian, advancing both buffers: {@link
+   * #FP32} in one bulk copy (4 bytes each); {@link #BF16} 2 bytes each, every value rounded with
+   * {@link #roundToBf16} and its upper half written (a value that already is a bfloat16 number —
+   * a bf16 stage's activations — passes unchanged). The BF16 pass is a Java loop: DJL 0.36 has no
+   * bfloat16 tensors to convert in (see the class comment).
+   *
+   * @return the index of the first value that became infinite by rounding to bfloat16 (a finite
+   *     float32 above bfloat16's largest value), or -1; values that were not finite before are the
+   *     caller's to check
+   * @throws java.nio.BufferOverflowException when {@code wire} has less room than the values need
+   */
+  public int encode(ByteBuffer float32, ByteBuffer wire) {
+    ByteBuffer in = float32.order(ByteOrder.nativeOrder());
+    ByteBuffer out = wire.order(ByteOrder.LITTLE_ENDIAN);
+    if (this == FP32 && in.order() == ByteOrder.LITTLE_ENDIAN) {
+      out.put(in);
+      return -1;
+    }
+    int overflow = -1;
+    for (int i = 0; in.remaining() >= 4; i++) {
+      float v = in.getFloat();
+      if (this == FP32) {
+        out.putFloat(v);
+      } else {
+        float r = roundToBf16(v);
+        if (overflow < 0 && Float.isInfinite(r) && !Float.isInfinite(v)) {
+          overflow = i;
+        }
+        out.putShort((short) (Float.floatToRawIntBits(r) >>> 16));
+      }
+    }
+    return overflow;
+  }
+
+  /**
+   * The float32 values of a wire buffer written by {@link #encode} ({@code wire}'s remaining
+   * bytes, little-endian), as a buffer of native-order float32 at position 0: in {@link #FP32}
+   * (on a little-endian machine) {@code wire}'s own bytes, not copied; in {@link #BF16} a new
+   * direct buffer, every 2-byte value widened exactly (it becomes the upper half of a float).
+   * {@code wire} is not advanced.
+   */
+  public ByteBuffer toFloat32(ByteBuffer wire) {
+    ByteBuffer in = wire.slice().order(ByteOrder.LITTLE_ENDIAN);
+    if (this == FP32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
+      return in;
+    }
+    int n = in.remaining() / bytesPerElement;
+    ByteBuffer out = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.nativeOrder());
+    for (int i = 0; i < n; i++) {
+      out.putFloat(
+          this == FP32 ? in.getFloat() : Float.intBitsToFloat((in.getShort() & 0xffff) << 16));
+    }
+    return out.flip();
   }
 
   /**

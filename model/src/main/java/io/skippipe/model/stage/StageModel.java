@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.ParameterLayout;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.EnumSet;
@@ -13,6 +14,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * One pipeline stage of the LLaMA model: its parameters (owned by its own {@link NDManager}), its
@@ -23,7 +27,16 @@ import java.util.Set;
  * there (embedding, then stage 0's layers), visits the other stages of its path in path order and
  * comes back to stage 0 for the final norm, the LM head and the loss; backward mirrors it.
  *
- * <h2>Host-buffer API (what the runtime calls; buffers are row-major float32/int32)</h2>
+ * <h2>Host API (what the runtime calls)</h2>
+ *
+ * <p>Each call comes in two forms with one implementation: host arrays ({@code float[]} float32
+ * values, {@code int[]} token ids; the single-process trainer and tests), and buffers in the
+ * stage's wire form ({@link Precision#encode}: little-endian float32, or bfloat16 in {@link
+ * Precision#BF16}; the runtime). A buffer call writes its result straight from the tensor's memory
+ * into a buffer its {@code IntFunction<ByteBuffer>} hands out (the transfer's pool), after a
+ * finiteness check in libtorch ({@link NonFiniteException}), and makes its input tensor from the
+ * given buffer with one clone, so an activation crosses a hop with two bulk copies (see
+ * docs/BENCHMARKS.md, "Block transfer").
  *
  * <ul>
  *   <li>{@link #forwardTokens(int, int[])} — stage 0: input ids {@code [B,T]} → hidden {@code
@@ -35,8 +48,7 @@ import java.util.Set;
  *       w.r.t. the incoming hidden state (to be sent to the last stage of the path, or passed to
  *       this stage's own {@link #backward} when the path is [0]).
  *   <li>{@link #backward(int, float[])} — gradient w.r.t. this stage's output → gradient w.r.t. its
- *       input (stage 0: empty array; the gradient ends in the embedding). Closes the microbatch's
- *       scope.
+ *       input (stage 0: empty; the gradient ends in the embedding). Closes the microbatch's scope.
  * </ul>
  *
  * <p>Each forward opens a {@link MicrobatchScope} keyed by the microbatch id; several may be in
@@ -151,13 +163,35 @@ public final class StageModel implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Host-buffer API: forward keeps what backward needs, backward mirrors it
+  // Host API: forward keeps what backward needs, backward mirrors it. Each call comes in two forms
+  // sharing one implementation: float[] (float32 values; tests, the single-process trainer) and
+  // ByteBuffer in the stage's wire form (the runtime: bytes go between the tensor and the network
+  // buffer in one pass, see Precision#encode).
 
   /**
    * Stage 0's forward: embeds {@code inputIds} ({@code [B,T]}, ids in [0, vocab)) and runs stage
    * 0's layers. Returns the hidden state {@code [B,T,D]} (bf16 values in {@link Precision#BF16}).
    */
   public synchronized float[] forwardTokens(int microbatch, int[] inputIds) {
+    return runForwardTokens(microbatch, inputIds, AutogradAdapter::toHostFloats);
+  }
+
+  /**
+   * As {@link #forwardTokens(int, int[])}, the hidden state written to a buffer from {@code out}
+   * in the stage's wire form ({@link Precision#encode}; position 0, limit its bytes), after a
+   * check in libtorch that every value is finite.
+   *
+   * @param out gives a little-endian buffer with position 0 and at least the requested bytes
+   *     remaining (the caller's pool)
+   * @throws NonFiniteException naming the microbatch, value and element when an output value is
+   *     NaN or infinite
+   */
+  public synchronized ByteBuffer forwardTokens(
+      int microbatch, int[] inputIds, IntFunction<ByteBuffer> out) {
+    return runForwardTokens(microbatch, inputIds, a -> toWire(a, "forwardTokens", microbatch, out));
+  }
+
+  private <R> R runForwardTokens(int microbatch, int[] inputIds, Function<NDArray, R> host) {
     requireStageZero("forwardTokens");
     int batch = batchOf(inputIds.length, config.seqLen(), "inputIds", "B*T");
     checkIds(inputIds, "input id");
@@ -169,7 +203,8 @@ public final class StageModel implements AutoCloseable {
                   scope.manager(), toLong(inputIds), new Shape(batch, config.seqLen()));
           scope.setInput(idsBT);
           return graph.applyLayers(graph.embed(idsBT));
-        });
+        },
+        host);
   }
 
   /**
@@ -177,31 +212,75 @@ public final class StageModel implements AutoCloseable {
    * what {@link #backward} needs (the graph, or only the input under activation checkpointing).
    */
   public synchronized float[] forward(int microbatch, float[] hiddenIn) {
+    return runForward(microbatch, hiddenFrom(hiddenIn, "hiddenIn"), AutogradAdapter::toHostFloats);
+  }
+
+  /**
+   * As {@link #forward(int, float[])} with {@code hiddenIn} and the result in the stage's wire
+   * form (see {@link #forwardTokens(int, int[], IntFunction)}; {@code hiddenIn}'s remaining bytes
+   * are read, it is not advanced, and it may be released once this returns).
+   */
+  public synchronized ByteBuffer forward(
+      int microbatch, ByteBuffer hiddenIn, IntFunction<ByteBuffer> out) {
+    return runForward(
+        microbatch,
+        hiddenFrom(hiddenIn, "hiddenIn"),
+        a -> toWire(a, "forward", microbatch, out));
+  }
+
+  private <R> R runForward(int microbatch, HostInput hiddenIn, Function<NDArray, R> host) {
     if (stage == 0) {
       throw new IllegalStateException(
           "stage 0 starts a microbatch from token ids: call forwardTokens, not forward");
     }
-    int batch = batchOf(hiddenIn.length, config.seqLen() * config.dim(), "hiddenIn", "B*T*D");
     return forwardInScope(
         microbatch,
         scope -> {
-          NDArray inBTD = graph.hiddenIn(scope.manager(), hiddenIn, hiddenShape(batch));
+          NDArray inBTD = hiddenIn.array(scope.manager());
           AutogradAdapter.requireGradient(inBTD);
           scope.setInput(inBTD);
           return graph.applyLayers(inBTD);
-        });
+        },
+        host);
   }
 
   /**
    * Stage 0, when microbatch {@code microbatch} returns: final norm → LM head → mean next-token
    * cross-entropy (float32) against {@code targets [B,T]}; back-propagates {@code lossScale ·
    * loss} through the norm and head at once and returns the unscaled loss with the gradient w.r.t.
-   * {@code hiddenIn}. Does not touch the microbatch's forward scope.
+   * {@code hiddenIn} (rounded to bfloat16 in {@link Precision#BF16}). Does not touch the
+   * microbatch's forward scope.
    */
-  public synchronized LossResult lossAndBackwardStart(
+  public synchronized LossResult<float[]> lossAndBackwardStart(
       int microbatch, float[] hiddenIn, int[] targets, float lossScale) {
+    return runLoss(
+        microbatch, hiddenFrom(hiddenIn, "hiddenIn"), targets, lossScale, this::roundedHostFloats);
+  }
+
+  /**
+   * As {@link #lossAndBackwardStart(int, float[], int[], float)} with {@code hiddenIn} and the
+   * gradient in the stage's wire form (see {@link #forwardTokens(int, int[], IntFunction)}; the
+   * finiteness check names {@code "loss gradient"}).
+   */
+  public synchronized LossResult<ByteBuffer> lossAndBackwardStart(
+      int microbatch, ByteBuffer hiddenIn, int[] targets, float lossScale,
+      IntFunction<ByteBuffer> out) {
+    return runLoss(
+        microbatch,
+        hiddenFrom(hiddenIn, "hiddenIn"),
+        targets,
+        lossScale,
+        g -> toWire(g, "loss gradient", microbatch, out));
+  }
+
+  private <G> LossResult<G> runLoss(
+      int microbatch,
+      HostInput hiddenIn,
+      int[] targets,
+      float lossScale,
+      Function<NDArray, G> host) {
     requireStageZero("lossAndBackwardStart");
-    int batch = batchOf(hiddenIn.length, config.seqLen() * config.dim(), "hiddenIn", "B*T*D");
+    int batch = hiddenIn.batch();
     if (targets.length != batch * config.seqLen()) {
       throw new IllegalArgumentException(
           "targets has "
@@ -215,10 +294,10 @@ public final class StageModel implements AutoCloseable {
     checkIds(targets, "target id");
     gradients.checkExpected(microbatch, GradientAccumulator.Phase.LOSS);
     try (NDManager head = manager.newSubManager()) {
-      LossResult result =
+      LossResult<G> result =
           AutogradAdapter.withGrad(
               () -> {
-                NDArray inBTD = graph.hiddenIn(head, hiddenIn, hiddenShape(batch));
+                NDArray inBTD = hiddenIn.array(head);
                 AutogradAdapter.requireGradient(inBTD);
                 NDArray targetsBT =
                     AutogradAdapter.owned(head, toLong(targets), new Shape(batch, config.seqLen()));
@@ -226,8 +305,9 @@ public final class StageModel implements AutoCloseable {
                 float lossValue = loss.getFloat();
                 AutogradAdapter.backward(loss, AutogradAdapter.ownedScalar(head, lossScale));
                 gradients.collect(microbatch, GradientAccumulator.Phase.LOSS);
-                return new LossResult(
-                    lossValue, options.precision().round(AutogradAdapter.readGradient(inBTD)));
+                try (NDArray grad = inBTD.getGradient()) {
+                  return new LossResult<>(lossValue, host.apply(grad));
+                }
               });
       AutogradAdapter.adoptStrays(manager, resident, head);
       return result;
@@ -236,11 +316,29 @@ public final class StageModel implements AutoCloseable {
 
   /**
    * Back-propagates {@code gradOut [B,T,D]} (the gradient w.r.t. this stage's forward output) and
-   * returns the gradient w.r.t. the stage's input {@code [B,T,D]}; stage 0 returns an empty array.
-   * Under activation checkpointing the forward is recomputed from the kept input first. Closes the
-   * microbatch's scope.
+   * returns the gradient w.r.t. the stage's input {@code [B,T,D]} (rounded to bfloat16 in {@link
+   * Precision#BF16}); stage 0 returns an empty array. Under activation checkpointing the forward is
+   * recomputed from the kept input first. Closes the microbatch's scope.
    */
   public synchronized float[] backward(int microbatch, float[] gradOut) {
+    return runBackward(
+        microbatch, hiddenFrom(gradOut, null), this::roundedHostFloats, new float[0]);
+  }
+
+  /**
+   * As {@link #backward(int, float[])} with {@code gradOut} and the result in the stage's wire
+   * form (see {@link #forwardTokens(int, int[], IntFunction)}; stage 0 returns an empty buffer).
+   */
+  public synchronized ByteBuffer backward(
+      int microbatch, ByteBuffer gradOut, IntFunction<ByteBuffer> out) {
+    return runBackward(
+        microbatch,
+        hiddenFrom(gradOut, null),
+        g -> toWire(g, "backward", microbatch, out),
+        ByteBuffer.allocate(0));
+  }
+
+  private <R> R runBackward(int microbatch, HostInput gradOut, Function<NDArray, R> host, R empty) {
     if (inFlight.containsKey(microbatch)) {
       gradients.checkExpected(microbatch, GradientAccumulator.Phase.BACKWARD);
     }
@@ -259,10 +357,10 @@ public final class StageModel implements AutoCloseable {
       return AutogradAdapter.withGrad(
           () -> {
             NDArray out = options.activationCheckpointing() ? recompute(scope) : scope.output();
-            if (gradOut.length != out.getShape().size()) {
+            if (gradOut.elements != out.getShape().size()) {
               throw new IllegalArgumentException(
                   "gradOut has "
-                      + gradOut.length
+                      + gradOut.elements
                       + " values but stage "
                       + stage
                       + "'s output "
@@ -270,13 +368,17 @@ public final class StageModel implements AutoCloseable {
                       + " has "
                       + out.getShape().size());
             }
-            NDArray gradBTD = graph.hiddenIn(scope.manager(), gradOut, out.getShape());
+            NDArray gradBTD = gradOut.array(scope.manager(), out.getShape());
             AutogradAdapter.backward(out, gradBTD);
             gradients.collect(microbatch, GradientAccumulator.Phase.BACKWARD);
-            float[] gradIn =
-                stage == 0
-                    ? new float[0]
-                    : options.precision().round(AutogradAdapter.readGradient(scope.input()));
+            R gradIn;
+            if (stage == 0) {
+              gradIn = empty;
+            } else {
+              try (NDArray g = scope.input().getGradient()) {
+                gradIn = host.apply(g);
+              }
+            }
             AutogradAdapter.adoptStrays(manager, resident, scope.manager());
             return gradIn;
           });
@@ -307,17 +409,17 @@ public final class StageModel implements AutoCloseable {
   /**
    * Opens the microbatch's scope and runs {@code body} (which builds the forward from the scope's
    * input): with grad mode on, keeping the output for the backward; under activation checkpointing
-   * with grad mode off, keeping only the input. Returns the output as a host buffer.
+   * with grad mode off, keeping only the input. Returns the output as {@code host} makes it.
    */
-  private float[] forwardInScope(
-      int microbatch, java.util.function.Function<MicrobatchScope, NDArray> body) {
+  private <R> R forwardInScope(
+      int microbatch, Function<MicrobatchScope, NDArray> body, Function<NDArray, R> host) {
     MicrobatchScope scope = open(microbatch);
     try {
-      java.util.function.Supplier<float[]> run =
+      java.util.function.Supplier<R> run =
           () -> {
             NDArray outBTD = body.apply(scope);
             AutogradAdapter.adoptStrays(manager, resident, scope.manager());
-            float[] host = AutogradAdapter.toHostFloats(outBTD);
+            R result = host.apply(outBTD);
             if (options.activationCheckpointing()) {
               // free every activation now; backward recomputes them from the input
               Set<NDArray> keep = AutogradAdapter.identitySet();
@@ -326,7 +428,7 @@ public final class StageModel implements AutoCloseable {
             } else {
               scope.setOutput(outBTD);
             }
-            return host;
+            return result;
           };
       return options.activationCheckpointing()
           ? AutogradAdapter.withoutGrad(run)
@@ -335,6 +437,109 @@ public final class StageModel implements AutoCloseable {
       abort(microbatch);
       throw e;
     }
+  }
+
+  /**
+   * A hidden state or its gradient handed in from the host: its element count, and how to make it
+   * a libtorch-owned array (the host copy may be reused once the call returns).
+   */
+  private final class HostInput {
+    private final long elements;
+    private final BiFunction<NDManager, Shape, NDArray> make;
+
+    /** {@code what} names the input in errors; null: the caller checks the size itself. */
+    HostInput(long elements, String what, BiFunction<NDManager, Shape, NDArray> make) {
+      long perSequence = (long) config.seqLen() * config.dim();
+      if (what != null && (elements == 0 || elements % perSequence != 0)) {
+        throw new IllegalArgumentException(
+            what
+                + " has "
+                + elements
+                + " values, not a positive multiple of "
+                + perSequence
+                + " (B*T*D with the model's T and D)");
+      }
+      this.elements = elements;
+      this.make = make;
+    }
+
+    int batch() {
+      return Math.toIntExact(elements / ((long) config.seqLen() * config.dim()));
+    }
+
+    NDArray array(NDManager m, Shape shape) {
+      return make.apply(m, shape);
+    }
+
+    NDArray array(NDManager m) {
+      return array(m, hiddenShape(batch()));
+    }
+  }
+
+  private HostInput hiddenFrom(float[] values, String what) {
+    return new HostInput(
+        values.length, what, (m, shape) -> AutogradAdapter.owned(m, values, shape));
+  }
+
+  /** {@code wire}'s remaining bytes in this stage's wire form ({@link Precision#toFloat32}). */
+  private HostInput hiddenFrom(ByteBuffer wire, String what) {
+    Precision p = options.precision();
+    if (wire.remaining() % p.bytesPerElement() != 0) {
+      throw new IllegalArgumentException(
+          (what == null ? "gradOut" : what) + " has " + wire.remaining()
+              + " bytes, not a multiple of " + p.bytesPerElement() + " (" + p + " values)");
+    }
+    return new HostInput(
+        wire.remaining() / p.bytesPerElement(),
+        what,
+        (m, shape) -> AutogradAdapter.owned(m, p.toFloat32(wire), shape));
+  }
+
+  /** Float path of a gradient leaving the stage: host copy, rounded in bf16. */
+  private float[] roundedHostFloats(NDArray g) {
+    return options.precision().round(AutogradAdapter.toHostFloats(g));
+  }
+
+  /**
+   * Buffer path of anything leaving the stage: checks in libtorch that {@code a} is finite, then
+   * writes it in the wire form into a buffer from {@code out} in one pass over the tensor's memory.
+   */
+  private ByteBuffer toWire(NDArray a, String what, int microbatch, IntFunction<ByteBuffer> out) {
+    requireFinite(a, what, microbatch);
+    Precision p = options.precision();
+    ByteBuffer wire = out.apply(Math.toIntExact(a.size() * p.bytesPerElement()));
+    int overflow = AutogradAdapter.withHostView(a, view -> p.encode(view, wire));
+    if (overflow >= 0) {
+      throw new NonFiniteException(stage, what + " of microbatch " + microbatch + " produced "
+          + Float.POSITIVE_INFINITY + " (a value beyond bfloat16's range) at element " + overflow
+          + " of " + a.size());
+    }
+    return wire.flip();
+  }
+
+  /**
+   * Throws when {@code a} holds a NaN or an infinity: the test runs in libtorch ({@link
+   * AutogradAdapter#allFinite}); only then is the first bad element looked up on the host, for the
+   * message.
+   */
+  private void requireFinite(NDArray a, String what, int microbatch) {
+    if (AutogradAdapter.allFinite(a)) {
+      return;
+    }
+    String where =
+        AutogradAdapter.withHostView(
+            a,
+            view -> {
+              java.nio.FloatBuffer f = view.asFloatBuffer();
+              for (int i = 0; i < f.limit(); i++) {
+                if (!Float.isFinite(f.get(i))) {
+                  return f.get(i) + " at element " + i + " of " + f.limit();
+                }
+              }
+              return "a non-finite value";
+            });
+    throw new NonFiniteException(
+        stage, what + " of microbatch " + microbatch + " produced " + where);
   }
 
   /** Activation checkpointing: the forward again from the kept input, with grad mode on. */

@@ -198,7 +198,8 @@ public final class PathTrainer implements AutoCloseable {
       hidden = stages.get(mb.path()[i]).forward(mb.id(), hidden);
     }
     // loss back at stage 0, backward through norm and head
-    LossResult loss = first.lossAndBackwardStart(mb.id(), hidden, batch.targets(), lossScale);
+    LossResult<float[]> loss =
+        first.lossAndBackwardStart(mb.id(), hidden, batch.targets(), lossScale);
     // backward along the reversed path, ending in stage 0's layers and embedding
     float[] grad = loss.gradHidden();
     for (int i = mb.path().length - 1; i >= 1; i--) {

@@ -57,7 +57,7 @@ class PerplexityTest {
             h = stages.get(path[i]).forward(b, h);
           }
           stages.get(0).zeroGradients(List.of(b));
-          LossResult r = stages.get(0).lossAndBackwardStart(b, h, tb.targets(), 1f);
+          LossResult<float[]> r = stages.get(0).lossAndBackwardStart(b, h, tb.targets(), 1f);
           lossSum += r.loss();
           for (int s : path) {
             stages.get(s).abort(b);

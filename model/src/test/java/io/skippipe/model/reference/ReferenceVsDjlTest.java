@@ -83,7 +83,7 @@ class ReferenceVsDjlTest {
       logits = stages.get(0).logits(m.create(hidden, new Shape(B, T, 64))).toFloatArray();
     }
     stages.get(0).zeroGradients(List.of(1));
-    LossResult loss = stages.get(0).lossAndBackwardStart(1, hidden, batch.targets(), 1f);
+    LossResult<float[]> loss = stages.get(0).lossAndBackwardStart(1, hidden, batch.targets(), 1f);
     for (int i = path.length - 1; i >= 0; i--) {
       stages.get(path[i]).abort(1);
     }
@@ -118,7 +118,7 @@ class ReferenceVsDjlTest {
     }
     float[] h = forwardPath(2, path, batch.inputIds());
     churnMemory(); // what a busy executor does between a microbatch's forward and its backward
-    LossResult r = stages.get(0).lossAndBackwardStart(2, h, batch.targets(), 1f);
+    LossResult<float[]> r = stages.get(0).lossAndBackwardStart(2, h, batch.targets(), 1f);
     float[] g = r.gradHidden();
     for (int i = path.length - 1; i >= 0; i--) {
       g = stages.get(path[i]).backward(2, g);

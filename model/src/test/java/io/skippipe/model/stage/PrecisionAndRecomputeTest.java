@@ -28,7 +28,7 @@ class PrecisionAndRecomputeTest {
       s1.zeroGradients(List.of(seed));
       TokenBatch b = TokenBatch.of(tokens, CFG.seqLen());
       float[] h = s1.forward(seed, s0.forwardTokens(seed, b.inputIds()));
-      LossResult r = s0.lossAndBackwardStart(seed, h, b.targets(), 1f);
+      LossResult<float[]> r = s0.lossAndBackwardStart(seed, h, b.targets(), 1f);
       assertEquals(0, s0.backward(seed, s1.backward(seed, r.gradHidden())).length);
       Map<String, float[]> out = new java.util.LinkedHashMap<>();
       for (StageModel s : List.of(s0, s1)) {
@@ -101,7 +101,7 @@ class PrecisionAndRecomputeTest {
       TokenBatch b = TokenBatch.of(tokens(3), CFG.seqLen());
       float[] h = s0.forwardTokens(0, b.inputIds());
       float[] out = s1.forward(0, h);
-      LossResult r = s0.lossAndBackwardStart(0, out, b.targets(), 1f);
+      LossResult<float[]> r = s0.lossAndBackwardStart(0, out, b.targets(), 1f);
       float[] g = s1.backward(0, r.gradHidden());
       for (float[] wire : List.of(h, out, r.gradHidden(), g)) {
         for (float v : wire) {

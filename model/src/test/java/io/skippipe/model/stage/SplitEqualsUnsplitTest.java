@@ -79,7 +79,7 @@ class SplitEqualsUnsplitTest {
     for (int i = 1; i < path.length; i++) {
       h = stages.get(path[i]).forward(mb, h);
     }
-    LossResult r = stages.get(0).lossAndBackwardStart(mb, h, b.targets(), lossScale);
+    LossResult<float[]> r = stages.get(0).lossAndBackwardStart(mb, h, b.targets(), lossScale);
     float[] g = r.gradHidden();
     for (int i = path.length - 1; i >= 1; i--) {
       g = stages.get(path[i]).backward(mb, g);
@@ -243,7 +243,7 @@ class SplitEqualsUnsplitTest {
     churnMemory();
     for (int mb : new int[] {2, 0, 1}) {
       final int m = mb;
-      LossResult r =
+      LossResult<float[]> r =
           on(
               threads.get(0),
               () -> parts.get(0).lossAndBackwardStart(m, hidden[m], batches[m].targets(), scale));

@@ -20,7 +20,7 @@ class StageSmokeTest {
       s.zeroGradients(java.util.List.of(0));
       float[] h = s.forwardTokens(0, ids);
       assertEquals(2 * 8 * 32, h.length);
-      LossResult r = s.lossAndBackwardStart(0, h, tg, 1f);
+      LossResult<float[]> r = s.lossAndBackwardStart(0, h, tg, 1f);
       System.out.println("loss " + r.loss() + " ln(V)=" + Math.log(64));
       assertTrue(Math.abs(r.loss() - Math.log(64)) < 0.5);
       float[] g = s.backward(0, r.gradHidden());

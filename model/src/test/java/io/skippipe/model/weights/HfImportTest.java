@@ -237,7 +237,7 @@ class HfImportTest {
       // the tied embedding's gradient sums the lookup's and the head's: finite differences agree
       stages.get(0).zeroGradients(List.of(1));
       stages.get(1).zeroGradients(List.of(1));
-      LossResult r = stages.get(0).lossAndBackwardStart(1, h, batch.targets(), 1f);
+      LossResult<float[]> r = stages.get(0).lossAndBackwardStart(1, h, batch.targets(), 1f);
       assertEquals(out.loss(), r.loss(), 1e-4 * out.loss());
       float[] g = stages.get(1).backward(1, r.gradHidden());
       stages.get(0).backward(1, g);

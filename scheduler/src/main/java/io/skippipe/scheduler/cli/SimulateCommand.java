@@ -43,8 +43,9 @@ public final class SimulateCommand implements Callable<Integer> {
   Path planFile;
 
   @Option(names = "--json", order = 1,
-      description = "Print one JSON object {method, iterationSeconds, microbatches, "
-          + "busyFractionByNode}.")
+      description = "Print one JSON object {method, iterationSeconds (whole iteration),"
+          + " pipelineSeconds (forward/backward/loss), microbatches, busyFractionByNode,"
+          + " warnings}.")
   boolean json;
 
   @Option(names = "--trace", paramLabel = "FILE", order = 2,

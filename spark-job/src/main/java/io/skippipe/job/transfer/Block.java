@@ -10,9 +10,10 @@ import java.util.Arrays;
  *
  * <p>The payload is a buffer, not an array, so activations and gradients move between the
  * network and their producer or consumer with bulk copies only: {@link #of} wraps a caller's
- * buffer without copying, {@link #ofFloats} copies a {@code float[]} in one bulk put, and a
- * received block's payload is the direct buffer the network wrote into; {@link #buffer()} reads it
- * without copying, {@link #floats()} copies it out in one bulk get.
+ * buffer without copying, {@link #ofPooled} wraps a pooled buffer the producer filled ({@link
+ * #allocatePayload}; how a stage's activations go out), {@link #ofFloats} copies a {@code float[]}
+ * in one bulk put, and a received block's payload is the direct buffer the network wrote into;
+ * {@link #buffer()} reads it without copying, {@link #floats()} copies it out in one bulk get.
  *
  * <p>Ownership: whoever holds a block may {@link #close()} it when done, which returns a pooled
  * payload ({@link BufferPool}) for reuse; reading a closed block throws. {@link BlockTransport#send}
@@ -87,35 +88,26 @@ public final class Block implements AutoCloseable {
   }
 
   /**
-   * A block of {@code values} in {@code dtype}: {@link DType#FLOAT32} (4 bytes each) or {@link
-   * DType#BF16} (2 bytes each: the upper half of each float, which must already be a bfloat16
-   * value — a bf16 stage's outputs are — so nothing is lost).
-   *
-   * @throws IllegalArgumentException for another dtype or a value that is not a bfloat16 number
+   * A little-endian buffer for a payload of {@code bytes} (position 0, limit {@code bytes},
+   * contents undefined) from the transfer's pool: fill it and wrap it with {@link #ofPooled},
+   * which gives it back when the block is closed (a buffer that is dropped instead is simply
+   * garbage-collected).
    */
-  public static Block ofValues(BlockType type, DType dtype, long run, int iteration,
-      int microbatch, int from, int to, float[] values, long... shape) {
-    if (dtype == DType.FLOAT32) {
-      return ofFloats(type, run, iteration, microbatch, from, to, values, shape);
-    }
-    if (dtype != DType.BF16) {
-      throw new IllegalArgumentException("activation blocks are FLOAT32 or BF16, not " + dtype);
-    }
-    long[] s = shape.length == 0 ? new long[] {values.length} : shape;
-    ByteBuffer b = BufferPool.SHARED.acquire(values.length * 2);
-    for (float v : values) {
-      int bits = Float.floatToRawIntBits(v);
-      if ((bits & 0xffff) != 0) {
-        BufferPool.SHARED.release(b);
-        throw new IllegalArgumentException(v + " is not a bfloat16 value; round it first"
-            + " (io.skippipe.model.stage.Precision.roundToBf16)");
-      }
-      b.putShort((short) (bits >>> 16));
-    }
-    b.flip();
-    BlockHeader h = new BlockHeader(run, iteration, microbatch, from, to, DType.BF16, s,
-        values.length * 2);
-    return pooled(type, h, b);
+  public static ByteBuffer allocatePayload(int bytes) {
+    return BufferPool.SHARED.acquire(bytes);
+  }
+
+  /**
+   * A block of {@code shape} elements of {@code dtype} over {@code payload}, a filled buffer from
+   * {@link #allocatePayload} (position 0, limit = the payload bytes), not copied; the block owns it
+   * and returns it to the pool on {@link #close()}.
+   *
+   * @throws IllegalArgumentException when the payload's size does not match shape and dtype
+   */
+  public static Block ofPooled(BlockType type, DType dtype, long run, int iteration,
+      int microbatch, int from, int to, ByteBuffer payload, long... shape) {
+    return pooled(type, BlockHeader.of(run, iteration, microbatch, from, to, dtype, shape),
+        payload);
   }
 
   /** A block without payload (e.g. a heartbeat). */
@@ -149,17 +141,15 @@ public final class Block implements AutoCloseable {
   }
 
   /**
-   * The payload as float32 values: FLOAT32 in one bulk copy, BF16 widened exactly (each value
-   * becomes the upper half of a float).
+   * The payload of a FLOAT32 block as a new array, in one bulk copy (tests and tools; the
+   * runtime reads {@link #buffer()}).
+   *
+   * @throws IllegalStateException for another dtype
    */
   public float[] floats() {
-    if (header.dtype() == DType.BF16) {
-      ByteBuffer in = live().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-      float[] out = new float[in.remaining() / 2];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = Float.intBitsToFloat((in.getShort() & 0xffff) << 16);
-      }
-      return out;
+    if (header.dtype() != DType.FLOAT32) {
+      throw new IllegalStateException(this + " holds " + header.dtype() + ", not FLOAT32 values;"
+          + " read buffer() (a bf16 stage decodes its own wire form)");
     }
     FloatBuffer f = live().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     float[] out = new float[f.remaining()];

@@ -121,7 +121,7 @@ class DistJarIT {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("usage: bin/skippipe"), out);
+    assertTrue(out.contains("Usage: skippipe") && out.contains("bin/skippipe train"), out);
   }
 
   /** The Spark/Hadoop jars bin/skippipe adds: the two classpath files written at package time. */

@@ -158,4 +158,29 @@ class BlockCodecTest {
     assertThrows(IllegalStateException.class, b::floats);
     b.close(); // idempotent
   }
+
+  /**
+   * The runtime's path (issue 11 item 1): a stage fills a payload from the pool, the block wraps it
+   * without a copy, and closing the block gives that same buffer back for the next activation.
+   */
+  @Test
+  void aFilledPayloadIsWrappedAsIsAndGoesBackToThePoolOnClose() {
+    long[] shape = {1, 16, 2048}; // 32768 BF16 values, 64 KiB
+    java.nio.ByteBuffer payload = Block.allocatePayload(2 * 32768);
+    assertTrue(payload.isDirect());
+    for (int i = 0; i < 32768; i++) {
+      payload.putShort((short) i);
+    }
+    payload.flip();
+    Block b = Block.ofPooled(BlockType.ACTIVATION, DType.BF16, 1, 0, 0, 0, 1, payload, shape);
+    assertEquals(DType.BF16, b.header().dtype());
+    assertEquals(7, b.buffer().getShort(14), "the block reads the stage's bytes, not a copy");
+    payload.putShort(14, (short) 99);
+    assertEquals(99, b.buffer().getShort(14), "the block reads the stage's bytes, not a copy");
+    b.close();
+    assertSame(payload, Block.allocatePayload(2 * 32768), "closing gave the buffer back");
+    assertThrows(IllegalArgumentException.class, () -> Block.ofPooled(BlockType.ACTIVATION,
+        DType.FLOAT32, 1, 0, 0, 0, 1, Block.allocatePayload(100), 1, 2, 3),
+        "a payload that does not match shape and dtype is refused");
+  }
 }

@@ -2,9 +2,11 @@ package io.skippipe.job.task.chunk;
 
 import io.skippipe.job.collective.RingAllReduce;
 import io.skippipe.job.transfer.Block;
+import io.skippipe.job.transfer.BlockHeader;
 import io.skippipe.job.transfer.BlockType;
 import io.skippipe.job.transfer.Mailbox;
 import io.skippipe.model.stage.LossResult;
+import io.skippipe.model.stage.NonFiniteException;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.optim.AdamW;
 import io.skippipe.model.optim.GradientClipping;
@@ -14,6 +16,7 @@ import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlannedMicrobatch;
 import io.skippipe.scheduler.timeline.Span;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -21,6 +24,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The per-node iteration engine: follows the plan's microbatch paths (skips and swaps included) on
@@ -215,9 +219,10 @@ public final class ScheduleFollower {
     for (PlannedMicrobatch m : plan.microbatchesOf(node)) {
       toInject.add(m.id());
     }
-    TreeMap<Integer, float[]> forwards = new TreeMap<>();
-    TreeMap<Integer, float[]> losses = new TreeMap<>();
-    TreeMap<Integer, float[]> backwards = new TreeMap<>();
+    // received (or, on a one-node path, locally made) blocks, closed once consumed
+    TreeMap<Integer, Block> forwards = new TreeMap<>();
+    TreeMap<Integer, Block> losses = new TreeMap<>();
+    TreeMap<Integer, Block> backwards = new TreeMap<>();
     Map<Integer, int[]> targets = new HashMap<>();
     TreeSet<Integer> inFlight = new TreeSet<>();
     int done = 0;
@@ -231,18 +236,20 @@ public final class ScheduleFollower {
       }
       // io.skippipe.scheduler.simulate.ReadyOrder: loss, then backward, then forward
       if (!losses.isEmpty()) {
-        Map.Entry<Integer, float[]> e = losses.pollFirstEntry();
+        Map.Entry<Integer, Block> e = losses.pollFirstEntry();
         int mb = e.getKey();
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
-        float[] hidden = e.getValue();
         int[] y = targets.remove(mb);
-        LossResult r = stage.lossAndBackwardStart(mb, hidden, y, lossScale);
+        LossResult<ByteBuffer> r;
+        try (Block hidden = e.getValue()) {
+          r = onStage(() -> stage.lossAndBackwardStart(mb, hidden.buffer(), y, lossScale,
+              Block::allocatePayload));
+        }
         pad(t0, costs.lossMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
         spans.accept(new Span(node, stageIndex, mb, Span.Kind.LOSS, rel(t0), rel(t1)));
-        finite(r.gradHidden(), "loss gradient", mb);
         if (!Float.isFinite(r.loss())) {
           throw new IllegalStateException("node " + node + ": loss of microbatch " + mb + " is "
               + r.loss());
@@ -250,19 +257,22 @@ public final class ScheduleFollower {
         lossSum += r.loss();
         lossCount++;
         List<Integer> path = m.path();
-        if (path.size() == 1) {
-          backwards.put(mb, r.gradHidden());
+        int to = path.size() == 1 ? node : path.get(path.size() - 1);
+        Block g = block(BlockType.ACTIVATION_GRAD, iteration, mb, to, r.gradHidden());
+        if (to == node) {
+          backwards.put(mb, g);
         } else {
-          send(BlockType.ACTIVATION_GRAD, iteration, mb, path.get(path.size() - 1),
-              r.gradHidden());
+          send(g);
         }
       } else if (!backwards.isEmpty()) {
-        Map.Entry<Integer, float[]> e = backwards.pollFirstEntry();
+        Map.Entry<Integer, Block> e = backwards.pollFirstEntry();
         int mb = e.getKey();
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
-        float[] gradOut = e.getValue();
-        float[] g = finite(stage.backward(mb, gradOut), "backward", mb);
+        ByteBuffer g;
+        try (Block gradOut = e.getValue()) {
+          g = onStage(() -> stage.backward(mb, gradOut.buffer(), Block::allocatePayload));
+        }
         pad(t0, costs.backwardMicros(node));
         long t1 = nowMicros();
         clock.busy += t1 - t0;
@@ -271,7 +281,7 @@ public final class ScheduleFollower {
         done++;
         int pos = m.path().indexOf(node);
         if (pos > 0) {
-          send(BlockType.ACTIVATION_GRAD, iteration, mb, m.path().get(pos - 1), g);
+          send(block(BlockType.ACTIVATION_GRAD, iteration, mb, m.path().get(pos - 1), g));
         }
       } else if (inFlight.size() < memoryCap && (!forwards.isEmpty() || !toInject.isEmpty())) {
         int relayed = forwards.isEmpty() ? Integer.MAX_VALUE : forwards.firstKey();
@@ -279,16 +289,16 @@ public final class ScheduleFollower {
         int mb = Math.min(relayed, injected);
         PlannedMicrobatch m = byId.get(mb);
         long t0 = nowMicros();
-        float[] h;
+        ByteBuffer h;
         if (mb == injected) {
           toInject.remove(mb);
           TokenBatch batch = TokenBatch.of(data.tokens(iteration, mb), seqLen);
           targets.put(mb, batch.targets());
-          h = finite(stage.forwardTokens(mb, batch.inputIds()), "forwardTokens",
-              mb);
+          h = onStage(() -> stage.forwardTokens(mb, batch.inputIds(), Block::allocatePayload));
         } else {
-          float[] in = forwards.remove(mb);
-          h = finite(stage.forward(mb, in), "forward", mb);
+          try (Block in = forwards.remove(mb)) {
+            h = onStage(() -> stage.forward(mb, in.buffer(), Block::allocatePayload));
+          }
         }
         pad(t0, costs.forwardMicros(node));
         long t1 = nowMicros();
@@ -297,14 +307,12 @@ public final class ScheduleFollower {
         inFlight.add(mb);
         List<Integer> path = m.path();
         int pos = path.indexOf(node);
-        if (pos == path.size() - 1) {
-          if (pos == 0) {
-            losses.put(mb, h); // a path of the data node alone
-          } else {
-            send(BlockType.ACTIVATION, iteration, mb, m.dataNode(), h);
-          }
+        int to = pos < path.size() - 1 ? path.get(pos + 1) : m.dataNode();
+        Block out = block(BlockType.ACTIVATION, iteration, mb, to, h);
+        if (to == node) {
+          losses.put(mb, out); // a path of the data node alone
         } else {
-          send(BlockType.ACTIVATION, iteration, mb, path.get(pos + 1), h);
+          send(out);
         }
       } else {
         long t0 = nowMicros();
@@ -325,15 +333,17 @@ public final class ScheduleFollower {
     return new double[] {lossSum, lossCount};
   }
 
-  private float[] finite(float[] v, String what, int mb) {
-    for (int i = 0; i < v.length; i++) {
-      if (!Float.isFinite(v[i])) {
-        throw new IllegalStateException("node " + node + " (stage " + stageIndex + "): " + what
-            + " of microbatch " + mb + " produced " + v[i] + " at element " + i + " of "
-            + v.length);
-      }
+  /**
+   * Runs a stage call; a {@link NonFiniteException} (a NaN or infinity about to leave the stage,
+   * checked in libtorch) is rethrown naming this node.
+   */
+  private <T> T onStage(Supplier<T> call) {
+    try {
+      return call.get();
+    } catch (NonFiniteException e) {
+      throw new IllegalStateException("node " + node + " (stage " + e.stage() + "): "
+          + e.problem(), e);
     }
-    return v;
   }
 
   private boolean pipelineBlock(Block b, int iteration) {
@@ -341,17 +351,17 @@ public final class ScheduleFollower {
         && (b.type() == BlockType.ACTIVATION || b.type() == BlockType.ACTIVATION_GRAD);
   }
 
-  private void classify(Block b, Map<Integer, float[]> forwards, Map<Integer, float[]> losses,
-      Map<Integer, float[]> backwards) {
+  /** Files a received block by what it starts here; it is closed when that task consumes it. */
+  private void classify(Block b, Map<Integer, Block> forwards, Map<Integer, Block> losses,
+      Map<Integer, Block> backwards) {
     int mb = b.header().microbatch();
     if (b.type() == BlockType.ACTIVATION_GRAD) {
-      backwards.put(mb, b.floats());
+      backwards.put(mb, b);
     } else if (plan.dataNodes().contains(node)) {
-      losses.put(mb, b.floats()); // data nodes are only ever visited first: this is a return
+      losses.put(mb, b); // data nodes are only ever visited first: this is a return
     } else {
-      forwards.put(mb, b.floats());
+      forwards.put(mb, b);
     }
-    b.close(); // its buffer goes back to the transfer's pool
   }
 
   /** The node most likely holding us up: next hop of the oldest microbatch in flight here. */
@@ -364,16 +374,23 @@ public final class ScheduleFollower {
     return pos == path.size() - 1 ? path.get(0) : path.get(pos + 1);
   }
 
-  private void send(BlockType type, int iteration, int mb, int to, float[] values)
-      throws IOException {
+  /**
+   * A {@code [B,T,D]} activation (or gradient) block around {@code payload}, a pooled buffer the
+   * stage filled in the wire type ({@link Block#allocatePayload}); no copy.
+   */
+  private Block block(BlockType type, int iteration, int mb, int to, ByteBuffer payload) {
     long d = plan.model().dim();
-    long bt = values.length / d;
-    Block b = Block.ofValues(type, wireType, box.transport().run(), iteration, mb, node, to,
-        values, bt / seqLen, seqLen, d);
-    hooks.timings().accept(new MessageTiming(node, to, iteration, mb,
-        type == BlockType.ACTIVATION_GRAD, b.header().payloadBytes(), nowMicros(), -1));
-    ActivationTraffic.sent(b.header().payloadBytes());
-    box.transport().send(b);
+    long bt = payload.remaining() / wireType.bytesPerElement() / d;
+    return Block.ofPooled(type, wireType, box.transport().run(), iteration, mb, node, to, payload,
+        bt / seqLen, seqLen, d);
+  }
+
+  private void send(Block block) throws IOException {
+    BlockHeader h = block.header();
+    hooks.timings().accept(new MessageTiming(node, h.to(), h.iteration(), h.microbatch(),
+        block.type() == BlockType.ACTIVATION_GRAD, h.payloadBytes(), nowMicros(), -1));
+    ActivationTraffic.sent(h.payloadBytes());
+    box.transport().send(block);
   }
 
   /**

@@ -26,7 +26,7 @@ class InterleavingProbeTest {
       for (int mb = 0; mb < 2; mb++) {
         TokenBatch b = TokenBatch.of(TestPlans.tokens(0, mb), cfg.seqLen());
         float[] h = s1.forward(mb, s0.forwardTokens(mb, b.inputIds()));
-        LossResult r = s0.lossAndBackwardStart(mb, h, b.targets(), 0.5f);
+        LossResult<float[]> r = s0.lossAndBackwardStart(mb, h, b.targets(), 0.5f);
         s0.backward(mb, s1.backward(mb, r.gradHidden()));
       }
       sequential = concat(s0.flatGradients(), s1.flatGradients());
@@ -40,8 +40,8 @@ class InterleavingProbeTest {
       float[] h1 = s0.forwardTokens(1, b1.inputIds());
       float[] o1 = s1.forward(1, h1);
       float[] o0 = s1.forward(0, h0);
-      LossResult r1 = s0.lossAndBackwardStart(1, o1, b1.targets(), 0.5f);
-      LossResult r0 = s0.lossAndBackwardStart(0, o0, b0.targets(), 0.5f);
+      LossResult<float[]> r1 = s0.lossAndBackwardStart(1, o1, b1.targets(), 0.5f);
+      LossResult<float[]> r0 = s0.lossAndBackwardStart(0, o0, b0.targets(), 0.5f);
       float[] g1 = s1.backward(1, r1.gradHidden());
       float[] g0 = s1.backward(0, r0.gradHidden());
       s0.backward(0, g0);

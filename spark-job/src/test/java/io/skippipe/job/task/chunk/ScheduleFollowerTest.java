@@ -110,6 +110,69 @@ class ScheduleFollowerTest {
   }
 
   /**
+   * A NaN stops at the node that made it, before it is sent: the check runs on the tensor, and the
+   * error names the node, stage, call and microbatch. Proven by breaking one weight (a NaN in the
+   * first q_proj of the stage a non-data node holds); the other nodes are aborted by it.
+   */
+  @org.junit.jupiter.api.Test
+  void aNonFiniteActivationStopsAtTheNodeThatMadeIt() throws Exception {
+    Plan plan = TestPlans.skippipe();
+    LlamaConfig cfg = Models.llama(plan.model());
+    int bad = -1;
+    for (int node = 0; node < plan.nodeCount() && bad < 0; node++) {
+      if (plan.stageOf(node) > 0) {
+        bad = node;
+      }
+    }
+    int badNode = bad;
+    int badStage = plan.stageOf(badNode);
+    InMemoryBlockTransport.Network net = new InMemoryBlockTransport.Network(3, 8);
+    List<BlockTransport> endpoints = new ArrayList<>();
+    for (int i = 0; i < plan.nodeCount(); i++) {
+      endpoints.add(net.endpoint(i));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(plan.nodeCount());
+    try {
+      List<Future<?>> runs = new ArrayList<>();
+      long epoch = ScheduleFollower.nowMicros();
+      for (int node = 0; node < plan.nodeCount(); node++) {
+        int me = node;
+        runs.add(pool.submit(() -> {
+          ComputeThreads.apply(1);
+          try (StageModel stage = StageModel.create(cfg, plan.stageOf(me), SEED);
+              AdamW opt = new AdamW(stage, AdamWConfig.llamaDefaults())) {
+            if (me == badNode) {
+              String q = "model.layers." + cfg.firstLayer(badStage) + ".self_attn.q_proj.weight";
+              float[] w = stage.exportWeight(q);
+              w[0] = Float.NaN;
+              stage.importWeight(q, w);
+            }
+            ScheduleFollower f = new ScheduleFollower(plan, me, stage, opt,
+                new Mailbox(endpoints.get(me)),
+                new ScheduleFollower.Settings(CLIP, 20_000, false, 1.0), s -> { }, epoch);
+            try {
+              f.runIteration(0, LR, TestPlans::tokens);
+            } catch (Exception e) {
+              endpoints.get(me).abort(e.toString());
+              throw e;
+            }
+          }
+          return null;
+        }));
+      }
+      java.util.concurrent.ExecutionException e = assertThrows(
+          java.util.concurrent.ExecutionException.class, () -> runs.get(badNode).get());
+      assertInstanceOf(IllegalStateException.class, e.getCause());
+      String msg = e.getCause().getMessage();
+      assertTrue(msg.matches("node " + badNode + " \\(stage " + badStage + "\\): forward of"
+          + " microbatch \\d+ produced NaN at element \\d+ of \\d+"), msg);
+    } finally {
+      pool.shutdownNow();
+      endpoints.forEach(BlockTransport::close);
+    }
+  }
+
+  /**
    * Trains {@code iterations} on every node of {@code plan} as threads over {@code transport}
    * (memory, tcp, or tls = TCP with encryption); returns each node's stage weights.
    */
