@@ -178,11 +178,8 @@ public final class SkipPipeJob {
       Plan plan = planned.plan();
       TrainingEval eval = TrainingEval.create(cfg, ModelInit.llama(cfg, plan.model(), conf), hadoop,
           out);
-      write(cfg.runDir() + "/plan.json", planned.json(), conf);
+      record(cfg, planned, conf);
       planned.warnings().forEach(out::println);
-      if (planned.tuneJson() != null) {
-        write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
-      }
       Console.Phase prep = console.begin("preparing data from " + (cfg.data().input().isEmpty()
           ? "the bundled corpus" : cfg.data().input()));
       DataPrep.Result data = DataPrep.prepare(spark, cfg, plan.dataNodes(),
@@ -385,6 +382,18 @@ public final class SkipPipeJob {
       return in.readAllBytes();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + uri, e);
+    }
+  }
+
+  /**
+   * Records the plan the run follows in the run directory: RUN_DIR/plan.json, and with
+   * {@code plan.skipRatio=auto} the tuner's report RUN_DIR/tune.json (frontier and choice).
+   */
+  public static void record(JobConfig cfg, JobPlanning.PlannedRun planned, Configuration conf)
+      throws IOException {
+    write(cfg.runDir() + "/plan.json", planned.json(), conf);
+    if (planned.tuneJson() != null) {
+      write(cfg.runDir() + "/tune.json", planned.tuneJson(), conf);
     }
   }
 

@@ -9,8 +9,9 @@ import io.skippipe.scheduler.profile.Node;
  * Durations of every task and message, per node and node pair, in microseconds (spec §1.2–§1.4).
  *
  * <p>Forward of one microbatch on node x: {@code w[x] = computeSecondsPerSampleLayer ×
- * layersPerStage × samplesPerMicrobatch / speed[x]}; backward {@code 1.5·w[x]}; loss at the data
- * node {@code w[d]/4}. A message of {@code b} bytes from x to y takes {@code latency +
+ * layersPerStage × samplesPerMicrobatch / speed[x]}; backward {@code 1.5·w[x]}, or with the
+ * model's activation checkpointing {@code (1.5 + 1)·w[x]} ({@link #BACKWARD_FACTOR},
+ * {@link #RECOMPUTE_FACTOR}); loss at the data node {@code w[d]/4}. A message of {@code b} bytes from x to y takes {@code latency +
  * hopOverhead + b/bandwidth} ({@link #messageMicros}); a pipeline hop (activation forward,
  * gradient backward, same size) is the message of one microbatch's activation bytes
  * ({@link #hopMicros}). Each duration is rounded once to whole microseconds, so event times add up
@@ -20,10 +21,26 @@ import io.skippipe.scheduler.profile.Node;
  * (fp32 gradients of the stage's parameters), every node exchanges a 32-byte scalar record with
  * every other ({@link #SCALAR_BYTES}) and steps its optimizer ({@link #optimizerMicros}: the
  * profile's {@code optimizerSecondsPerParameter} × the stage's parameters / speed).
+ *
+ * <p>Memory: node x holds {@code model.microbatchesHeld(memoryMicrobatches[x])} microbatches between
+ * forward and backward ({@link ModelSpec#microbatchesHeld}: the profile's count, or more under
+ * activation checkpointing).
  */
 public final class CostModel {
   /** Payload of the end-of-iteration scalar record: stage, Σg², loss sum, loss count (4 × 8 B). */
   public static final long SCALAR_BYTES = 32;
+
+  /** Backward over forward seconds of one microbatch on one stage (spec §1.2). */
+  public static final double BACKWARD_FACTOR = 1.5;
+
+  /**
+   * Forwards the backward adds under activation checkpointing: {@code StageModel.backward}
+   * recomputes the stage's forward from the kept stage input once ({@code StageModel.recompute}:
+   * stage 0's embedding lookup and the stage's {@code layersPerStage} decoder layers, the work the
+   * forward task {@code w[x]} stands for); the loss task (final norm, LM head) keeps its own graph
+   * and is not recomputed.
+   */
+  public static final double RECOMPUTE_FACTOR = 1.0;
 
   private final long[] forwardMicros;
   private final long[] backwardMicros;
@@ -43,7 +60,7 @@ public final class CostModel {
   private CostModel(double[] forwardSeconds, double[][] latencySeconds, double[][] bytesPerSecond,
       long activationBytes, boolean busyFromBandwidth, int[] memory, boolean[] live,
       double[] optimizerSecondsPerParameter, long[] stageParameters, long[] stageGradientBytes,
-      boolean linkContention, double dpFactor) {
+      boolean linkContention, double dpFactor, double backwardFactor) {
     int n = forwardSeconds.length;
     if (latencySeconds.length != n || bytesPerSecond.length != n || memory.length != n) {
       throw new IllegalArgumentException("cost arrays disagree on the node count " + n);
@@ -57,7 +74,7 @@ public final class CostModel {
     this.bytesPerSecond = new double[n][];
     for (int x = 0; x < n; x++) {
       forwardMicros[x] = micros(forwardSeconds[x]);
-      backwardMicros[x] = micros(1.5 * forwardSeconds[x]);
+      backwardMicros[x] = micros(backwardFactor * forwardSeconds[x]);
       lossMicros[x] = micros(forwardSeconds[x] / 4.0);
       this.latencySeconds[x] = latencySeconds[x].clone();
       this.bytesPerSecond[x] = bytesPerSecond[x].clone();
@@ -90,7 +107,7 @@ public final class CostModel {
     for (Node x : profile.nodes()) {
       fwd[x.id()] = profile.computeSecondsPerSampleLayer() * model.layersPerStage()
           * model.samplesPerMicrobatch() / x.speed();
-      mem[x.id()] = x.memoryMicrobatches();
+      mem[x.id()] = model.microbatchesHeld(x.memoryMicrobatches());
       live[x.id()] = !x.lost();
       opt[x.id()] = profile.optimizerSecondsPerParameter() / x.speed();
       for (Node y : profile.nodes()) {
@@ -106,7 +123,7 @@ public final class CostModel {
       grads[s] = model.gradientBytesOfStage(s);
     }
     return new CostModel(fwd, lat, bw, bytes, true, mem, live, opt, params, grads,
-        profile.linkContention(), dpFactor(model));
+        profile.linkContention(), dpFactor(model), backwardFactor(model));
   }
 
   /**
@@ -124,7 +141,15 @@ public final class CostModel {
     boolean[] live = new boolean[n];
     java.util.Arrays.fill(live, true);
     return new CostModel(forwardSeconds, hopSeconds, bw, 0, false, memory, live, new double[n],
-        new long[0], new long[0], false, 1.0);
+        new long[0], new long[0], false, 1.0, BACKWARD_FACTOR);
+  }
+
+  /**
+   * Backward seconds over forward seconds under the model's setting: {@link #BACKWARD_FACTOR}, plus
+   * {@link #RECOMPUTE_FACTOR} with activation checkpointing.
+   */
+  public static double backwardFactor(ModelSpec m) {
+    return BACKWARD_FACTOR + (m.activationCheckpointing() ? RECOMPUTE_FACTOR : 0);
   }
 
   /**
@@ -256,7 +281,7 @@ public final class CostModel {
       }
     }
     CostModel sub = new CostModel(f, lat, bw, 0, false, mem, lv, opt, stageParameters,
-        stageGradientBytes, linkContention, dpFactor);
+        stageGradientBytes, linkContention, dpFactor, BACKWARD_FACTOR);
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < n; j++) {
         sub.hopMicros[i][j] = hopMicros[ids[i]][ids[j]];

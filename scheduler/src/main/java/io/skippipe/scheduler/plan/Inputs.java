@@ -2,7 +2,6 @@ package io.skippipe.scheduler.plan;
 
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
-import io.skippipe.scheduler.profile.Node;
 import io.skippipe.scheduler.route.RouteConfig;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -40,8 +39,8 @@ final class Inputs {
     int liveStages = (int) profile.stageSizes().stream().filter(x -> x > 0).count();
     int pathLength = Math.min(pathLength(k, lim), liveStages);
     int memory = lim.memory() != null ? lim.memory()
-        : profile.nodes().stream().filter(x -> !x.lost()).mapToInt(Node::memoryMicrobatches)
-            .min().orElseThrow();
+        : profile.nodes().stream().filter(x -> !x.lost())
+            .mapToInt(x -> model.microbatchesHeld(x.memoryMicrobatches())).min().orElseThrow();
     int smallest = profile.stageSizes().stream().skip(1).mapToInt(Integer::intValue)
         .filter(x -> x > 0).min().orElse(profile.stageSizes().get(0));
     int stageCap = lim.stageCap() != null ? lim.stageCap() : smallest * Math.max(memory, 1);
@@ -87,7 +86,8 @@ final class Inputs {
     for (int s = 1; s < stages.size(); s++) {
       long stageMemory = 0;
       for (int x : stages.get(s)) {
-        stageMemory += Math.min(limits.memory(), profile.nodes().get(x).memoryMicrobatches());
+        stageMemory += Math.min(limits.memory(),
+            model.microbatchesHeld(profile.nodes().get(x).memoryMicrobatches()));
       }
       capacity += Math.min(limits.stageCap(), stageMemory);
     }

@@ -71,7 +71,8 @@ public final class ProfileJson {
           integer(j, "vocab", source), integer(j, "seqLen", source),
           integer(j, "layersPerStage", source), integer(j, "samplesPerMicrobatch", source),
           integer(j, "microbatchesPerDataNode", source),
-          integer(j, "activationBytesPerElement", source), longs(j, "gradientBytesPerStage"));
+          integer(j, "activationBytesPerElement", source), longs(j, "gradientBytesPerStage"),
+          bool(j, "activationCheckpointing", source));
     } catch (PlanningException e) {
       throw e.getMessage().startsWith(source) ? e
           : new PlanningException(source + ": " + e.getMessage(), e);
@@ -135,6 +136,9 @@ public final class ProfileJson {
       ArrayNode g = o.putArray("gradientBytesPerStage");
       m.gradientBytesPerStage().forEach(g::add);
     }
+    if (m.activationCheckpointing()) {
+      o.put("activationCheckpointing", true);
+    }
     return o;
   }
 
@@ -165,6 +169,19 @@ public final class ProfileJson {
           "the field is required (DESIGN.md §5.1)", "add \"" + field + "\"");
     }
     return v;
+  }
+
+  /** An optional boolean field, false when absent. */
+  private static boolean bool(JsonNode j, String field, String source) {
+    JsonNode v = j.get(field);
+    if (v == null || v.isNull()) {
+      return false;
+    }
+    if (!v.isBoolean()) {
+      throw PlanningException.of(source + ": \"" + field + "\" = " + v,
+          "must be true or false", "write true or false (or leave it out: false)");
+    }
+    return v.asBoolean();
   }
 
   private static int integer(JsonNode j, String field, String source) {

@@ -9,7 +9,8 @@ import java.util.Locale;
 
 /**
  * What {@code bin/skippipe tune} (and {@code plan.skipRatio=auto}) report: the frontier as a table
- * and as one JSON object, {@code {"frontier":[{"pathLength", "maxSwaps", "memory", "skipRatio",
+ * and as one JSON object, {@code {"frontier":[{"pathLength", "maxSwaps", "memory",
+ * "activationCheckpointing", "skipRatio",
  * "layerFraction", "predictedIterationSeconds", "predictedPipelineSeconds", "planCpuSeconds",
  * "predictedIterationsToTarget", "predictedSecondsToTarget", "predictedLossAtBudget"}, …],
  * "choice":{same fields}, "rule", "targetLoss", "probes":[{"pathLength", "steps", "firstLoss",
@@ -66,6 +67,7 @@ public record TuneReport(String cluster, String model, Tuner.Exploration explora
     j.put("pathLength", p.candidate().pathLength());
     j.put("maxSwaps", p.candidate().maxSwaps());
     j.put("memory", p.candidate().memory());
+    j.put("activationCheckpointing", p.candidate().activationCheckpointing());
     j.put("skipRatio", p.skipRatio());
     j.put("layerFraction", p.layerFraction());
     j.put("predictedIterationSeconds", p.iterationSeconds());
@@ -94,14 +96,15 @@ public record TuneReport(String cluster, String model, Tuner.Exploration explora
           p.curve() == null ? Double.NaN : p.curve().a(),
           p.curve() == null ? Double.NaN : p.curve().b(), p.seconds());
     }
-    out.printf(Locale.ROOT, "%-6s %6s %6s %4s %7s %14s %13s %12s %14s %10s%n", "", "path",
-        "skip", "swap", "memory", "iteration (s)", "pipeline (s)", "iters->tgt",
+    out.printf(Locale.ROOT, "%-6s %6s %6s %4s %7s %5s %14s %13s %12s %14s %10s%n", "", "path",
+        "skip", "swap", "memory", "ckpt", "iteration (s)", "pipeline (s)", "iters->tgt",
         "time->tgt (s)", "loss@budg");
     for (Tuner.Prediction pr : decision.predictions()) {
       Tuner.Point p = pr.point();
-      out.printf(Locale.ROOT, "%-6s %6d %5.1f%% %4d %7d %14.3f %13.3f %12s %14s %10s%n",
+      out.printf(Locale.ROOT, "%-6s %6d %5.1f%% %4d %7d %5s %14.3f %13.3f %12s %14s %10s%n",
           p == decision.choice() ? "choice" : "", p.candidate().pathLength(),
           100 * p.skipRatio(), p.candidate().maxSwaps(), p.candidate().memory(),
+          p.candidate().activationCheckpointing() ? "on" : "off",
           p.iterationSeconds(), p.plan().pipelineSeconds(), fmt(pr.iterationsToTarget(), 1),
           fmt(pr.secondsToTarget(), 1), fmt(pr.lossAtBudget(), 4));
     }

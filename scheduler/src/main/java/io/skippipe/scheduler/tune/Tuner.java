@@ -22,21 +22,35 @@ import java.util.Map;
  * the model, outside this module: {@code io.skippipe.job.tune}).
  *
  * <p>Admissible configurations: path length ℓ from 2 to K (ℓ = 1 would train stage 0 only), at
- * most 0, 1 or 2 swaps of distance 1, and a TC1-b memory cap from 1 to the smallest live node's
- * memory (the stage cap follows it, smallest non-data stage × memory). Activation checkpointing is
- * not an axis: the runtime does not implement it.
+ * most 0, 1 or 2 swaps of distance 1, activation checkpointing off and on (the runtime's
+ * {@code spark.skippipe.train.activationCheckpointing}: every backward also recomputes the forward,
+ * and a node holds more microbatches, {@code ModelSpec.microbatchesHeld}), and a TC1-b memory cap
+ * (the stage cap follows it, smallest non-data stage × memory): without checkpointing every cap
+ * from 1 to the smallest live node's memory m; with it, only caps above m (a cap of m or less
+ * routes under the same caps as without checkpointing, only with longer backwards; the only
+ * difference, the simulator's per-node hold limit, is not worth a recompute), doubling from 2m
+ * and ending at the largest cap that can matter, min(the node's memory under checkpointing,
+ * microbatches per iteration) — a ladder, so the space grows by a few caps, not by hundreds.
+ * When only checkpointing on is searched, its caps 1..m are searched too.
  *
- * <p>Allocation: one skip-aware allocation per path length (with the default swaps and memory),
- * shared by that path length's swap and memory variants, which are only routed again; so the cost
- * is K−1 allocations plus one routing per configuration.
+ * <p>Allocation: one skip-aware allocation per path length (with the default swaps and memory,
+ * and the given model's checkpointing setting), shared by that path length's swap, memory and
+ * checkpointing variants, which are only routed again; so the cost is K−1 allocations plus one
+ * routing per configuration.
  */
 public final class Tuner {
   private Tuner() {}
 
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
-  /** One configuration of the space. */
-  public record Candidate(int pathLength, int maxSwaps, int memory) {}
+  /**
+   * One configuration of the space.
+   *
+   * @param memory TC1-b cap: distinct paths through one non-data node
+   * @param activationCheckpointing plan (and run) with activation checkpointing
+   */
+  public record Candidate(int pathLength, int maxSwaps, int memory,
+      boolean activationCheckpointing) {}
 
   /**
    * A planned configuration.
@@ -69,16 +83,52 @@ public final class Tuner {
     }
   }
 
-  /** The admissible configurations of a cluster and model (class comment). */
+  /** Activation checkpointing off and on: the whole space (class comment). */
+  public static final List<Boolean> BOTH = List.of(false, true);
+
+  /** The admissible configurations of a cluster and model, checkpointing off and on. */
   public static List<Candidate> admissible(ClusterProfile profile, ModelSpec model) {
+    return admissible(profile, model, BOTH);
+  }
+
+  /**
+   * The admissible configurations with the given activation checkpointing settings (class
+   * comment), ℓ descending, then swaps, checkpointing in the given order, memory cap descending.
+   *
+   * @param checkpointing the settings to search: [false], [true] or [false, true]
+   * @throws IllegalArgumentException when {@code checkpointing} is empty
+   */
+  public static List<Candidate> admissible(ClusterProfile profile, ModelSpec model,
+      List<Boolean> checkpointing) {
+    if (checkpointing.isEmpty()) {
+      throw new IllegalArgumentException("no activation checkpointing setting to search");
+    }
     int k = model.stages();
     int mem = profile.nodes().stream().filter(x -> !x.lost())
         .mapToInt(Node::memoryMicrobatches).min().orElse(1);
+    int top = Math.min(model.withActivationCheckpointing(true).microbatchesHeld(mem),
+        profile.stageSizes().get(0) * model.microbatchesPerDataNode());
+    List<Integer> ladder = new ArrayList<>();
+    for (long m = 2L * mem; m < top; m *= 2) {
+      ladder.add(0, (int) m);
+    }
+    if (top > mem) {
+      ladder.add(0, top);
+    }
     List<Candidate> out = new ArrayList<>();
     for (int l = k; l >= Math.min(2, k); l--) {
       for (int swaps = 0; swaps <= 2; swaps++) {
-        for (int m = mem; m >= 1; m--) {
-          out.add(new Candidate(l, swaps, m));
+        for (boolean ckpt : checkpointing) {
+          if (ckpt) {
+            for (int m : ladder) {
+              out.add(new Candidate(l, swaps, m, true));
+            }
+          }
+          if (!ckpt || !checkpointing.contains(false)) {
+            for (int m = mem; m >= 1; m--) {
+              out.add(new Candidate(l, swaps, m, ckpt));
+            }
+          }
         }
       }
     }
@@ -86,9 +136,10 @@ public final class Tuner {
   }
 
   /**
-   * Plans every candidate with {@code base} (method, seed, allocation and routing settings);
-   * infeasible ones (e.g. a memory cap too small for the path length) are listed with the
-   * planner's reason.
+   * Plans every candidate with {@code base} (method, seed, allocation and routing settings) and
+   * {@code model} with the candidate's activation checkpointing; the allocation of a path length
+   * is made once, with {@code model} as given. Infeasible ones (e.g. a memory cap too small for the
+   * path length) are listed with the planner's reason.
    */
   public static Exploration explore(ClusterProfile profile, ModelSpec model, PlannerConfig base,
       List<Candidate> candidates) {
@@ -114,7 +165,8 @@ public final class Tuner {
         PlannerConfig cfg = forLength.withStages(stages).withLimits(forLength.limits()
             .withSwaps(c.maxSwaps(), Math.min(1, c.maxSwaps())).withMemory(c.memory()));
         try {
-          Plan p = Planner.plan(profile, model, cfg);
+          Plan p = Planner.plan(profile,
+              model.withActivationCheckpointing(c.activationCheckpointing()), cfg);
           long t1 = THREADS.getCurrentThreadCpuTime();
           points.add(new Point(c, p, (double) l / model.stages(), (t1 - t0) / 1e9));
           t0 = t1;
@@ -130,13 +182,15 @@ public final class Tuner {
   /**
    * The Pareto frontier of (iteration seconds: lower is better, layer fraction: higher is better),
    * sorted by layer fraction ascending; iteration seconds then strictly increase along it. Among
-   * equal points the one with fewer swaps, then the larger memory cap, is kept.
+   * equal points the one with fewer swaps, then without activation checkpointing (no recompute,
+   * no reliance on the memory estimate), then with the larger memory cap, is kept.
    */
   public static List<Point> frontier(List<Point> points) {
     List<Point> sorted = new ArrayList<>(points);
     sorted.sort(Comparator.comparingDouble(Point::layerFraction).reversed()
         .thenComparingDouble(Point::iterationSeconds)
         .thenComparingInt(p -> p.candidate().maxSwaps())
+        .thenComparing(p -> p.candidate().activationCheckpointing())
         .thenComparingInt(p -> -p.candidate().memory()));
     List<Point> out = new ArrayList<>();
     double best = Double.POSITIVE_INFINITY;

@@ -237,7 +237,9 @@ public final class ScheduleValidator {
         }
         Node nd = cluster.nodes().get(node);
         double w = wBase / nd.speed();
-        double dur = kind == Span.Kind.FWD ? w : kind == Span.Kind.BWD ? 1.5 * w : w / 4.0;
+        // backward 1.5 w, plus the recomputed forward w under activation checkpointing
+        double bwd = (plan.model().activationCheckpointing() ? 2.5 : 1.5) * w;
+        double dur = kind == Span.Kind.FWD ? w : kind == Span.Kind.BWD ? bwd : w / 4.0;
         if (Math.abs(s.durationMicros() - dur * 1e6) > TOLERANCE_MICROS + 0.5) {
           out.add(new Violation(Kind.DURATION, m.id(), node, s.startMicros() / 1e6, kind
               + " lasts " + s.durationMicros() + " us, the cost model says "
@@ -298,7 +300,7 @@ public final class ScheduleValidator {
       }
       deltas.sort((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
       int held = 0;
-      int cap = cluster.nodes().get(node).memoryMicrobatches();
+      int cap = plan.model().microbatchesHeld(cluster.nodes().get(node).memoryMicrobatches());
       for (long[] d : deltas) {
         held += (int) d[1];
         if (held > cap) {

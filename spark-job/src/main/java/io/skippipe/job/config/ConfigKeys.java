@@ -68,7 +68,8 @@ public final class ConfigKeys {
   public static final Key PLAN_SKIP_RATIO = key("spark.skippipe.plan.skipRatio", "",
       "Skip ratio k = 1 - pathLength/stages, in [0, 1), within 0.01 of an achievable ratio;"
           + " empty = the planner's default path length K - ceil(K/4) (4 of 6 stages, 6 of 8);"
-          + " auto = choose path length and swaps at job start by predicted iteration time"
+          + " auto = choose path length, swaps, memory cap and (unless train.activationCheckpointing"
+          + " is set) activation checkpointing at job start by predicted iteration time"
           + " (bin/skippipe tune's throughput axis; choice and frontier in RUN_DIR/tune.json);"
           + " ignored when plan.pathLength > 0.");
   public static final Key PLAN_PATH_LENGTH = key("spark.skippipe.plan.pathLength", "0",
@@ -174,7 +175,7 @@ public final class ConfigKeys {
       "fp32, or bf16: bfloat16 weights, layer outputs and wire activations (half the bytes per hop) with float32 master weights, gradient sums, AdamW state and loss; the planner's activationBytesPerElement follows it.");
   public static final Key TRAIN_ACTIVATION_CHECKPOINTING = key(
       "spark.skippipe.train.activationCheckpointing", "false",
-      "Keep only each microbatch's stage input between forward and backward and recompute the forward in the backward (less memory per microbatch in flight, one more forward of compute).");
+      "Keep only each microbatch's stage input between forward and backward and recompute the forward in the backward (less memory per microbatch in flight, one more forward of compute); the planner plans with it (longer backwards, more microbatches per node). With plan.skipRatio=auto and this key unset, the tuner chooses it; set, only that value is searched.");
 
   // --- checkpoints --------------------------------------------------------------------------------
   public static final Key CHECKPOINT_DIR = key("spark.skippipe.checkpoint.dir", "",

@@ -311,7 +311,8 @@ public record JobConfig(
     ComputeSettings compute = new ComputeSettings(
         s.oneOf(DEVICE, "auto", "cpu", "gpu"),
         s.oneOf(TRAIN_PRECISION, "fp32", "bf16"),
-        s.bool(TRAIN_ACTIVATION_CHECKPOINTING));
+        s.bool(TRAIN_ACTIVATION_CHECKPOINTING),
+        s.raw().containsKey(TRAIN_ACTIVATION_CHECKPOINTING.name()));
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
         Long.MAX_VALUE), model, modelSettings, cluster, plan, network, data, train, checkpoint, transfer,
         compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),

@@ -93,6 +93,15 @@ public final class JobPlanning {
    */
   public static PlannedRun plan(JobConfig cfg, ClusterProfile measured,
       Function<String, byte[]> readUri) {
+    return plan(cfg, measured, readUri, plannerConfig(cfg));
+  }
+
+  /**
+   * As {@link #plan(JobConfig, ClusterProfile, Function)} with the given planner settings
+   * ({@link #plannerConfig} of the job, or the same with smaller search budgets in tests).
+   */
+  static PlannedRun plan(JobConfig cfg, ClusterProfile measured,
+      Function<String, byte[]> readUri, PlannerConfig settings) {
     Plan plan;
     String key;
     String source;
@@ -107,6 +116,7 @@ public final class JobPlanning {
         throw new ConfigException(ConfigKeys.PLAN_FILE.name(), cfg.plan().planFile(),
             e.getMessage(), "pass a plan.json written by 'bin/skippipe plan'");
       }
+      plan = withCheckpointing(cfg, plan);
     } else {
       RunModel.Fit fit = RunModel.fit(cfg, measured != null ? measured : cluster(cfg), readUri);
       ClusterProfile cluster = fit.cluster();
@@ -115,12 +125,11 @@ public final class JobPlanning {
       source = cfg.plan().method();
       try {
         if (cfg.plan().tune()) {
-          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, plannerConfig(cfg),
-              readUri);
+          JobTuning.Tuned t = JobTuning.tune(cfg, cluster, model, settings, readUri);
           plan = t.plan();
           tuneJson = t.reportJson();
         } else {
-          plan = Planner.plan(cluster, model, plannerConfig(cfg));
+          plan = Planner.plan(cluster, model, settings);
         }
       } catch (PlanningException e) {
         throw rejected(cfg, e);
@@ -129,6 +138,30 @@ public final class JobPlanning {
     Validated v = validate(plan, key, source);
     String json = PlanCodec.toJsonString(v.plan());
     return new PlannedRun(v.plan(), json, sha256(json), v.warnings(), tuneJson);
+  }
+
+  /**
+   * A given plan under the run's activation checkpointing: a plan made with it keeps it (its
+   * memory caps count on it; explicitly setting {@code train.activationCheckpointing=false} is
+   * refused); a plan made without it gets it when the setting asks for it (re-simulated by
+   * {@link #validate}, with longer backwards and larger node memory).
+   */
+  static Plan withCheckpointing(JobConfig cfg, Plan plan) {
+    boolean planned = plan.model().activationCheckpointing();
+    boolean asked = cfg.compute().activationCheckpointing();
+    if (planned && !asked && cfg.compute().activationCheckpointingGiven()) {
+      throw new ConfigException(ConfigKeys.TRAIN_ACTIVATION_CHECKPOINTING.name(), "false",
+          "plan " + cfg.plan().planFile() + " was made with activation checkpointing"
+              + " (\"activationCheckpointing\": true in its model): its memory caps count on it",
+          "leave " + ConfigKeys.TRAIN_ACTIVATION_CHECKPOINTING.name() + " unset, or re-create"
+              + " the plan without activation checkpointing");
+    }
+    if (planned || !asked) {
+      return plan;
+    }
+    return new Plan(plan.format(), plan.method(), plan.seed(), plan.cluster(),
+        plan.model().withActivationCheckpointing(true), plan.constraints(), plan.stages(),
+        plan.microbatches(), plan.predicted());
   }
 
   /**

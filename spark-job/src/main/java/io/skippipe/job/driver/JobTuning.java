@@ -9,8 +9,10 @@ import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.PlannerConfig;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.ModelSpec;
+import io.skippipe.scheduler.tune.Tuner;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.function.Function;
 
 /**
@@ -18,6 +20,11 @@ import java.util.function.Function;
  * (fast: planning and simulation on the driver); with {@code plan.tune.probe=true} also the
  * convergence probes on a sample of the run's training data ({@link ProbeData}) with the run's
  * optimizer settings. The report (frontier, probes, choice) goes to RUN_DIR/tune.json.
+ *
+ * <p>Activation checkpointing: when {@code spark.skippipe.train.activationCheckpointing} is not
+ * given, the tuner searches it off and on and the run follows the choice (the chosen plan's
+ * {@code model.activationCheckpointing}, which {@code StageTask} applies); when it is given, true
+ * or false, only that value is searched.
  */
 final class JobTuning {
   private JobTuning() {}
@@ -35,7 +42,14 @@ final class JobTuning {
         : readUri.apply(cfg.data().tokenizer());
     Tuning.Outcome r = Tuning.run(new Tuning.Request(cluster, model, base, 1.0 / 3, null, null,
         probe, seqLen -> ProbeData.load(cfg.data().input(), cfg.data().jsonField(), tokenizer,
-            seqLen, model.vocab())), new PrintStream(OutputStream.nullOutputStream()));
+            seqLen, model.vocab()), checkpointingSearched(cfg)),
+        new PrintStream(OutputStream.nullOutputStream()));
     return new Tuned(r.choice(), r.report().toJson().toPrettyString() + "\n");
+  }
+
+  /** The activation checkpointing settings the tuner searches (class comment). */
+  static List<Boolean> checkpointingSearched(JobConfig cfg) {
+    return cfg.compute().activationCheckpointingGiven()
+        ? List.of(cfg.compute().activationCheckpointing()) : Tuner.BOTH;
   }
 }

@@ -75,6 +75,7 @@ public final class RunModel {
       }
     }
     spec.put("activationBytesPerElement", cfg.compute().stagePrecision().bytesPerElement());
+    spec.put("activationCheckpointing", cfg.compute().activationCheckpointing());
     int layers = spec.get("layers").asInt();
     int stages = stageCount(layers, m.layersPerStage(), cluster);
     spec.put("layersPerStage", layers / stages);

@@ -6,11 +6,13 @@ import io.skippipe.model.optim.AdamWConfig;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.plan.PlannerConfig;
 import io.skippipe.scheduler.profile.Presets;
+import io.skippipe.scheduler.tune.Tuner;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -20,8 +22,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/skippipe tune --cluster C --model M [--data URI] [--json-field F] [--tokenizer FILE]
- * [--target-loss L | --budget-seconds S] [--probe-steps N] [--max-skip-ratio K] [--method M]
- * [--seed N] [--learning-rate LR] [--out plan.json] [--json]}: the command line only; the work is
+ * [--target-loss L | --budget-seconds S] [--probe-steps N] [--max-skip-ratio K]
+ * [--activation-checkpointing both|on|off] [--method M] [--seed N] [--learning-rate LR] [--out plan.json] [--json]}: the command line only; the work is
  * {@link Tuning#run}. Prints the frontier table (or, with {@code --json}, progress lines then one
  * JSON line, see {@code scheduler.tune.TuneReport}) and writes the chosen plan.
  */
@@ -74,6 +76,10 @@ public final class TuneCommand implements Callable<Integer> {
       description = "Largest skip ratio tried, in [0, 1) (default: 1/3).")
   double maxSkipRatio = 1.0 / 3;
 
+  @Option(names = "--activation-checkpointing", paramLabel = "both|on|off", order = 9,
+      description = "Activation checkpointing settings searched (default: ${DEFAULT-VALUE}).")
+  String activationCheckpointing = "both";
+
   @Option(names = "--method", paramLabel = "M", order = 10,
       description = "Planning method (default: ${DEFAULT-VALUE}).")
   String method = "skippipe";
@@ -97,8 +103,14 @@ public final class TuneCommand implements Callable<Integer> {
   /** Checked arguments; defaults as documented in docs/PLANNER.md. */
   record Options(String cluster, String model, String data, String jsonField, String tokenizer,
       Double targetLoss, Double budgetSeconds, int probeSteps, double maxSkipRatio, String method,
-      long seed, double learningRate, String out, boolean json) {
+      long seed, double learningRate, String out, boolean json,
+      String activationCheckpointing) {
     Options {
+      if (!List.of("both", "on", "off").contains(activationCheckpointing)) {
+        throw new IllegalArgumentException("--activation-checkpointing "
+            + activationCheckpointing + ": must be both, on or off. Fix: give one of them (both"
+            + " searches the two settings)");
+      }
       if (probeSteps != 0 && probeSteps < 4) {
         throw new IllegalArgumentException("--probe-steps " + probeSteps + ": a probe needs"
             + " at least 4 steps. Fix: use 0 (throughput only) or 4 or more");
@@ -121,7 +133,8 @@ public final class TuneCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     Options o = new Options(cluster, model, data, jsonField, tokenizer,
-        goal == null ? null : goal.targetLoss, goal == null ? null : goal.budgetSeconds, probeSteps, maxSkipRatio, method, seed, learningRate, out, json);
+        goal == null ? null : goal.targetLoss, goal == null ? null : goal.budgetSeconds, probeSteps, maxSkipRatio, method, seed, learningRate, out, json,
+        activationCheckpointing);
     PrintStream stdout = SkipPipeCli.printStream(spec.commandLine().getOut());
     PrintStream stderr = SkipPipeCli.printStream(spec.commandLine().getErr());
     Tuning.Outcome r = Tuning.run(request(o), o.json() ? stdout : stderr);
@@ -152,7 +165,11 @@ public final class TuneCommand implements Callable<Integer> {
     return new Tuning.Request(Presets.cluster(o.cluster()), model,
         PlannerConfig.defaults(o.method()).withSeed(o.seed()), o.maxSkipRatio(), o.targetLoss(),
         o.budgetSeconds(), probe, seqLen -> ProbeData.load(o.data(), o.jsonField(), tokenizer,
-            seqLen, model.vocab()));
+            seqLen, model.vocab()), switch (o.activationCheckpointing()) {
+              case "on" -> List.of(true);
+              case "off" -> List.of(false);
+              default -> Tuner.BOTH;
+            });
   }
 
   /** AdamW with the job's default hyper-parameters (conf/skippipe-defaults.properties). */

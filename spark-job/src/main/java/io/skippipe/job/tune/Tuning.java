@@ -39,11 +39,15 @@ public final class Tuning {
    * @param budgetSeconds the time budget, or null (at most one of target and budget)
    * @param probe probe settings, or null for throughput only
    * @param probeData data for a probe model's sequence length, or null for throughput only
+   * @param activationCheckpointing the activation checkpointing settings searched ({@link
+   *     Tuner#BOTH}, or one of them)
    */
   public record Request(ClusterProfile cluster, ModelSpec model, PlannerConfig base,
       double maxSkipRatio, Double targetLoss, Double budgetSeconds,
-      ConvergenceProbe.Settings probe, IntFunction<PackedDataset> probeData) {
+      ConvergenceProbe.Settings probe, IntFunction<PackedDataset> probeData,
+      List<Boolean> activationCheckpointing) {
     public Request {
+      activationCheckpointing = List.copyOf(activationCheckpointing);
       if (targetLoss != null && budgetSeconds != null) {
         throw new IllegalArgumentException("give a target loss or a time budget, not both");
       }
@@ -60,7 +64,7 @@ public final class Tuning {
   /** Runs the tuner; progress lines (one per probe) go to {@code progress}. */
   public static Outcome run(Request r, PrintStream progress) {
     Tuner.Exploration ex = Tuner.explore(r.cluster(), r.model(), r.base(),
-        Tuner.admissible(r.cluster(), r.model()));
+        Tuner.admissible(r.cluster(), r.model(), r.activationCheckpointing()));
     List<Tuner.Point> frontier = ex.frontier();
     if (frontier.isEmpty()) {
       throw new IllegalArgumentException("no configuration could be planned: "

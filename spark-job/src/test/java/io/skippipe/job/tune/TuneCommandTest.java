@@ -47,10 +47,13 @@ class TuneCommandTest {
     assertTrue(j.get("frontier").size() >= 2);
     for (JsonNode f : j.get("frontier")) {
       assertTrue(f.has("pathLength") && f.has("maxSwaps")
+          && f.get("activationCheckpointing").isBoolean()
           && f.get("predictedIterationSeconds").asDouble() > 0, f.toString());
     }
     JsonNode c = j.get("choice");
     Plan p = PlanCodec.read(plan);
+    assertEquals(c.get("activationCheckpointing").asBoolean(),
+        p.model().activationCheckpointing());
     assertEquals(c.get("pathLength").asInt(), p.constraints().pathLength());
     assertEquals(c.get("maxSwaps").asInt(), p.constraints().maxSwaps());
     assertEquals(c.get("predictedIterationSeconds").asDouble(), p.iterationSeconds(), 1e-9);
@@ -58,8 +61,17 @@ class TuneCommandTest {
     Result table = run("--cluster", "laptop-geo-12", "--model", "llama-tiny", "--probe-steps",
         "0", "--out", plan.toString());
     assertEquals(0, table.code, table.err);
-    assertTrue(table.out.contains("choice") && table.out.contains("rule: throughput only"),
-        table.out);
+    assertTrue(table.out.contains("choice") && table.out.contains("rule: throughput only")
+        && table.out.contains(" ckpt "), table.out);
+    // one checkpointing setting only: every frontier entry and the written plan have it
+    Result on = run("--cluster", "laptop-geo-12", "--model", "llama-tiny", "--probe-steps", "0",
+        "--activation-checkpointing", "on", "--json", "--out", plan.toString());
+    assertEquals(0, on.code, on.err);
+    String[] onLines = on.out.strip().split("\n");
+    for (JsonNode f : new ObjectMapper().readTree(onLines[onLines.length - 1]).get("frontier")) {
+      assertTrue(f.get("activationCheckpointing").asBoolean(), f.toString());
+    }
+    assertTrue(PlanCodec.read(plan).model().activationCheckpointing());
   }
 
   @Test
@@ -73,7 +85,9 @@ class TuneCommandTest {
             "--target-loss", "5"},
         {"--cluster", "laptop-geo-12", "--model", "llama-tiny", "--target-loss", "-1"},
         {"--cluster", "nowhere", "--model", "llama-tiny", "--probe-steps", "0"},
-        {"--cluster", "laptop-geo-12", "--model", "llama-tiny", "--frobnicate", "1"}}) {
+        {"--cluster", "laptop-geo-12", "--model", "llama-tiny", "--frobnicate", "1"},
+        {"--cluster", "laptop-geo-12", "--model", "llama-tiny", "--probe-steps", "0",
+            "--activation-checkpointing", "sometimes"}}) {
       Result r = run(args);
       assertEquals(2, r.code, String.join(" ", args) + ": " + r.err);
       assertTrue(r.err.startsWith("skippipe tune: "), r.err);

@@ -39,7 +39,8 @@ import java.util.function.Supplier;
  *       data node; it starts the microbatch's backward chain), then a backward (it frees memory,
  *       1F1B), then a forward (an injection or a relayed activation), each class lowest
  *       microbatch id first, and a forward only while fewer than the node's
- *       {@code memoryMicrobatches} are in flight (forward done, backward not yet). Outputs go to
+ *       {@code memoryMicrobatches} ({@code ModelSpec.microbatchesHeld}: more under the plan's
+ *       activation checkpointing) are in flight (forward done, backward not yet). Outputs go to
  *       the next node on the path ({@code ACTIVATION}) or back to the previous one
  *       ({@code ACTIVATION_GRAD}); the last node of a path sends to the data node, which computes
  *       the loss with scale {@code 1/M} (M = microbatches in the iteration, all data nodes).
@@ -125,7 +126,8 @@ public final class ScheduleFollower {
     this.optimizer = optimizer;
     this.box = box;
     this.settings = settings;
-    this.memoryCap = plan.cluster().nodes().get(node).memoryMicrobatches();
+    this.memoryCap = plan.model().microbatchesHeld(
+        plan.cluster().nodes().get(node).memoryMicrobatches());
     this.seqLen = stage.config().seqLen();
     this.totalMicrobatches = plan.microbatches().size();
     this.costs = hooks.padCosts() != null ? hooks.padCosts()

@@ -255,7 +255,7 @@ public final class StageTask {
     DevicePlacement.check(device);
     StageModel model = StageModel.create(llama, role.stage(), cfg.seed(), StageOptions.defaults()
         .withDevice(device).withPrecision(cfg.compute().stagePrecision())
-        .withActivationCheckpointing(cfg.compute().activationCheckpointing()));
+        .withActivationCheckpointing(plan.model().activationCheckpointing()));
     AdamW opt = new AdamW(model, cfg.train().adamW());
     try {
       switch (role.source()) {
