@@ -23,11 +23,12 @@ import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.eval.TrainingEval;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.spark.SparkSettings;
-import io.skippipe.job.task.ExecutorSlots;
-import io.skippipe.job.task.ModelInit;
-import io.skippipe.job.task.NetworkProbe;
-import io.skippipe.job.task.Rendezvous;
-import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.driver.ExecutorRoster;
+import io.skippipe.job.task.peer.NetworkProbe;
+import io.skippipe.job.task.peer.Rendezvous;
+import io.skippipe.job.task.peer.SlotAddress;
+import io.skippipe.job.task.role.ExecutorSlots;
+import io.skippipe.job.task.chunk.ModelInit;
 import io.skippipe.job.trace.RunTrace;
 import io.skippipe.job.transfer.TransferSecurity;
 import io.skippipe.scheduler.plan.Plan;
@@ -41,8 +42,6 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,10 +63,14 @@ public final class SkipPipeJob {
 
   private SkipPipeJob() {}
 
-  /** What a run produced. */
+  /**
+   * What a run produced; {@code planHash} is the first plan's, {@code attempts} every chunk
+   * attempt (with re-plans, recoveries and failures) and {@code finalPlanHash} the last plan's.
+   */
   public record Summary(String runDir, String planHash, long firstStep, long lastStep,
       int failedAttempts, List<RunMetrics.IterationRow> iterations,
-      double predictedIterationSeconds, String checkpoint) {}
+      double predictedIterationSeconds, String checkpoint,
+      List<ChunkedTraining.AttemptRecord> attempts, String finalPlanHash) {}
 
   /** spark-submit entry point: settings come from the SparkConf ({@code --conf spark.skippipe.*}). */
   public static void main(String[] args) {
@@ -159,8 +162,9 @@ public final class SkipPipeJob {
       return finished(dir, cfg, out);
     }
     JobPlanning.PlannedRun planned = checked.planned();
-    checkSlots(jsc, planned != null ? planned.plan().nodeCount()
-        : JobPlanning.cluster(cfg).size());
+    List<ExecutorRoster.Executor> roster = checkSlots(jsc, cfg, planned != null ? planned.plan().liveNodes().size()
+        : JobPlanning.cluster(cfg).size(), planned == null, out);
+    String network = network(cfg, planned);
     // the run directory holds this run from here on (every refusing check has passed)
     dir.begin();
     RunTrace.writeNetwork(dir.fs(), dir.path(), cfg); // the timeline's time scale
@@ -188,10 +192,19 @@ public final class SkipPipeJob {
           plan.model().seqLen(), plan.model().vocab(), hadoop);
       prep.done(data.summary());
       Map<Integer, String> shards = data.shards();
-      Console.Phase meet = console.begin("rendezvous of " + plan.nodeCount() + " task slots");
-      ChunkedTraining.RunSetup setup = rendezvous(jsc, cfg, planned, run, dir, secret, shards,
-          hadoop, probed == null ? null : probed.result().nodes());
-      console.rendezvousDone(meet, setup.peers().values());
+      Map<Integer, String> preferred = new HashMap<>();
+      List<SlotAddress> probedSlots = probed == null ? List.of() : probed.result().nodes();
+      for (int node = 0; node < probedSlots.size(); node++) {
+        preferred.put(node, probedSlots.get(node).key()); // the probe measured node i on slot i
+      }
+      ChunkedTraining.RunSetup setup = new ChunkedTraining.RunSetup(run,
+          dir.identity().lineage(), dir.resumeFrom(), dir.identity().originMicros(),
+          planned.plan(), planned.json(), planned.hash(), preferred, secret, cfg,
+          cfg.transfer().resolve(jsc.master()), cfg.checkpointRoot(), cfg.runDir(), shards,
+          hadoop, network != null ? network
+              : ProfileJson.toJson(planned.plan().cluster()).toString());
+      console.rendezvousDone(console.begin("rendezvous of " + ExecutorRoster.slots(roster)
+          + " task slots"), ExecutorRoster.now(jsc));
       long tokens = (long) plan.microbatches().size() * plan.model().samplesPerMicrobatch()
           * plan.model().seqLen();
       metrics = new RunMetrics(cfg.train().iterations(), cfg.train().chunkIterations(),
@@ -212,7 +225,8 @@ public final class SkipPipeJob {
     }
     Summary s = new Summary(cfg.runDir(), planned.hash(), outcome.firstStep(), outcome.lastStep(),
         outcome.failedAttempts(), metrics.rows(), planned.plan().iterationSeconds(),
-        dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()));
+        dir.store().root() + "/" + CheckpointStore.stepDir(outcome.lastStep()),
+        outcome.attempts(), outcome.planHash());
     report(s, cfg, out);
     try {
       console.timeline(RunTrace.writePage(dir.fs(), dir.path()).toString(), cfg.runDir());
@@ -233,17 +247,63 @@ public final class SkipPipeJob {
         cfg.train().iterations(), ConfigKeys.TRAIN_ITERATIONS.name(),
         ConfigKeys.RUN_OVERWRITE.name());
     return new Summary(cfg.runDir(), dir.resumeFrom().get().planHash(), step, step, 0,
-        List.of(), Double.NaN, checkpoint);
+        List.of(), Double.NaN, checkpoint, List.of(), dir.resumeFrom().get().planHash());
   }
 
 
-  private static void checkSlots(JavaSparkContext jsc, int nodes) {
-    int slots = jsc.sc().defaultParallelism();
-    if (slots < nodes) {
+  /**
+   * Counts the task slots of the executors registered now (waiting up to
+   * {@code elastic.replacementWaitMs} for {@code nodes}); refuses the run below
+   * {@code elastic.minNodes}, or below {@code nodes} when every node must be there (the probe);
+   * returns the registered executors.
+   */
+  private static List<ExecutorRoster.Executor> checkSlots(JavaSparkContext jsc, JobConfig cfg,
+      int nodes, boolean all, PrintStream out) {
+    List<ExecutorRoster.Executor> roster = ExecutorRoster.await(jsc, nodes,
+        cfg.elastic().replacementWaitMillis());
+    int slots = ExecutorRoster.slots(roster);
+    int need = all ? nodes : Math.min(nodes, cfg.elastic().minNodes());
+    if (slots < need) {
       throw new ConfigException("spark.master", jsc.master(), "the plan has " + nodes
-          + " nodes but Spark offers " + slots + " task slots (a barrier stage needs one per node)",
-          "use local[" + nodes + "] or enough executors x cores for " + nodes + " tasks");
+          + " nodes and Spark offers " + slots + " task slots on " + roster.size()
+          + " registered executors after waiting " + cfg.elastic().replacementWaitMillis()
+          + " ms (" + ConfigKeys.ELASTIC_REPLACEMENT_WAIT_MS.name() + "); " + (all
+          ? "network.mode=probe measures every node" : ConfigKeys.ELASTIC_MIN_NODES.name() + "="
+          + cfg.elastic().minNodes()), "use local[" + nodes + "] or executors x cores /"
+          + " spark.task.cpus >= " + nodes + ", wait longer for executors, or lower "
+          + ConfigKeys.ELASTIC_MIN_NODES.name());
     }
+    if (slots < nodes) {
+      out.printf("Spark offers %d task slots for the plan's %d nodes: training on %d, the plan"
+          + " grows when executors register (%s=%d)%n", slots, nodes, slots,
+          ConfigKeys.ELASTIC_MIN_NODES.name(), cfg.elastic().minNodes());
+    }
+    return roster;
+  }
+
+  /**
+   * The network the emulation reproduces ({@code network.emulatedProfile}) as JSON, or null for
+   * the planning profile.
+   */
+  private static String network(JobConfig cfg, JobPlanning.PlannedRun planned) {
+    String name = cfg.elastic().emulatedProfile();
+    if (name.isEmpty()) {
+      return null;
+    }
+    ClusterProfile p;
+    try {
+      p = io.skippipe.scheduler.profile.Presets.cluster(name);
+    } catch (RuntimeException e) {
+      throw new ConfigException(ConfigKeys.NETWORK_EMULATED_PROFILE.name(), name, e.getMessage(),
+          "name a preset under conf/clusters or a cluster profile JSON file");
+    }
+    int nodes = planned != null ? planned.plan().nodeCount() : JobPlanning.cluster(cfg).size();
+    if (p.size() != nodes) {
+      throw new ConfigException(ConfigKeys.NETWORK_EMULATED_PROFILE.name(), name, "has "
+          + p.size() + " nodes, the run plans on " + nodes + " (node i of the plan stands on node"
+          + " i of the emulated network)", "give a profile with " + nodes + " nodes");
+    }
+    return ProfileJson.toJson(p).toString();
   }
 
   /** The rendezvous with its all-pairs probe and the measured profile (probe mode only). */
@@ -272,7 +332,6 @@ public final class SkipPipeJob {
           + " (the receiver drops larger frames)", "lower probeBytes or raise maxFrameBytes");
     }
     ClusterProfile base = JobPlanning.cluster(cfg);
-    checkSlots(jsc, base.size());
     int need = 2 * base.size() - 1; // per peer one request and one FINISHED, plus one answer
     if (cfg.transfer().queueCapacity() < need) {
       throw new ConfigException(ConfigKeys.TRANSFER_QUEUE_CAPACITY.name(),
@@ -291,23 +350,6 @@ public final class SkipPipeJob {
         + " %s/profile.json (plan on it: bin/skippipe plan --cluster %s/profile.json)%n",
         base.size(), (System.nanoTime() - start) / 1e9, cfg.runDir(), cfg.runDir());
     return new Probed(r, profile);
-  }
-
-  private static ChunkedTraining.RunSetup rendezvous(JavaSparkContext jsc, JobConfig cfg,
-      JobPlanning.PlannedRun planned, String run, RunDirectory dir, byte[] secret,
-      Map<Integer, String> shards, Map<String, String> hadoop, List<SlotAddress> probed) {
-    List<SlotAddress> slots = new ArrayList<>(probed != null ? probed
-        : Rendezvous.run(jsc, planned.plan().nodeCount(), run, cfg.transfer(), secret));
-    slots.sort(Comparator.comparing(SlotAddress::executorId).thenComparing(SlotAddress::slot));
-    Map<String, Integer> roles = new HashMap<>();
-    Map<Integer, SlotAddress> peers = new HashMap<>();
-    for (int node = 0; node < slots.size(); node++) {
-      roles.put(slots.get(node).key(), node);
-      peers.put(node, slots.get(node));
-    }
-    return new ChunkedTraining.RunSetup(run, dir.identity().lineage(), dir.resumeFrom(),
-        dir.identity().originMicros(), planned.json(), planned.hash(), roles, peers, secret, cfg,
-        cfg.checkpointRoot(), shards, hadoop);
   }
 
   private static byte[] secret(JobConfig cfg) {

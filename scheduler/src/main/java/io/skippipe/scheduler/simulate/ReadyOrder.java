@@ -4,7 +4,7 @@ import io.skippipe.scheduler.timeline.Span;
 
 /**
  * The one rule by which a node picks its next task among those ready — followed by the simulator
- * ({@link Simulator}) and by the runtime ({@code io.skippipe.job.task.ScheduleFollower}); the
+ * ({@link Simulator}) and by the runtime ({@code io.skippipe.job.task.chunk.ScheduleFollower}); the
  * simulator's fidelity rests on both using it.
  *
  * <ol>

@@ -8,7 +8,7 @@ import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.SparkSettings;
-import io.skippipe.job.task.ActivationTraffic;
+import io.skippipe.job.task.chunk.ActivationTraffic;
 import io.skippipe.scheduler.profile.ModelSpec;
 import io.skippipe.scheduler.profile.Presets;
 import io.skippipe.scheduler.profile.ProfileJson;

@@ -97,6 +97,12 @@ public final class ConfigKeys {
       "Pad each forward/backward to the profile's modelled compute time x timeScale (as the reference"
           + " runtime does), and each stage all-reduce to the simulator's ring of the plan's gradient"
           + " bytes x timeScale, so a laptop reproduces the profile's compute/network ratio.");
+  public static final Key NETWORK_EMULATED_PROFILE = key(
+      "spark.skippipe.network.emulatedProfile", "",
+      "network.mode=emulated: the cluster profile (preset or path) whose links, hop overhead and"
+          + " node speeds the emulation and padCompute reproduce, while the run plans on"
+          + " spark.skippipe.cluster (a network that differs from the profile: slow links,"
+          + " stragglers); empty = the planning profile. Same node count and locations.");
   public static final Key NETWORK_PROBE_BYTES = key("spark.skippipe.network.probeBytes", "1048576",
       "network.mode=probe: payload of the one bandwidth message each node sends each other node.");
   public static final Key NETWORK_PROBE_PINGS = key("spark.skippipe.network.probePings", "5",
@@ -235,11 +241,36 @@ public final class ConfigKeys {
       "Held-out text (Hadoop URI of a file or directory, documents separated by form-feed lines);"
           + " empty = the bundled corpus's validation split.");
 
+  // --- elasticity (issue 8; docs/OPERATIONS.md "Elasticity and failures") ------------------------
+  public static final Key ELASTIC_MIN_NODES = key("spark.skippipe.elastic.minNodes", "1",
+      "Fewest live nodes a chunk attempt trains on; with fewer registered task slots after"
+          + " elastic.replacementWaitMs the attempt fails (and is retried, train.maxChunkRetries).");
+  public static final Key ELASTIC_REPLACEMENT_WAIT_MS = key(
+      "spark.skippipe.elastic.replacementWaitMs", "60000",
+      "How long each chunk attempt waits for registered executors to offer a task slot per node"
+          + " of the run's plan before it re-plans onto fewer nodes (0 = do not wait; local[N]"
+          + " never waits: its slots are fixed). Executors that come later join at the next attempt.");
+  public static final Key ELASTIC_STAGE_RECOVERY = key("spark.skippipe.elastic.stageRecovery",
+      "checkpoint", "When a stage loses every replica: checkpoint = a replica of the stage with the"
+          + " most replicas (or a new executor) takes it over with its weights and optimizer state"
+          + " from the last commit, every stage rolls back to that commit; neighbours = it is rebuilt"
+          + " from the average of its neighbouring stages weighted by their gradient norms (CheckFree)"
+          + " with a fresh optimizer state, no stage rolls back. Until a node is free, paths skip it.");
+  public static final Key ELASTIC_REPLAN_FACTOR = key("spark.skippipe.elastic.replanFactor", "1.5",
+      "After each chunk: when the measured iteration time exceeds the plan's prediction (x"
+          + " network.timeScale when emulated) by this factor, fit the profile to the measured hops and"
+          + " compute times and re-plan the next chunk if that predicts a gain; 0 = never.");
+  public static final Key ELASTIC_CHUNK_TIMEOUT_MS = key("spark.skippipe.elastic.chunkTimeoutMs",
+      "0", "Driver deadline of one chunk attempt; past it the attempt is cancelled and retried."
+          + " 0 = none for a run's first chunk, then 4 x the slowest completed chunk's seconds per"
+          + " iteration x the chunk's iterations + 2 x transfer.readTimeoutMs.");
+
   // --- metrics and tests --------------------------------------------------------------------------
   public static final Key METRICS_PROGRESS = key("spark.skippipe.metrics.progress", "true",
       "Print a console progress line with ETA after each chunk.");
   public static final Key TEST_FAIL_AT = key("spark.skippipe.test.failAt", "",
-      "Test hook 'chunk:iteration:node': that node's task throws once at that iteration; empty = off.");
+      "Test hook 'chunk:iteration:node[:stall]': that node's task throws once at that iteration"
+          + " (stall: stops reading and computing instead, until cancelled); empty = off.");
 
   /** All keys in declaration order. */
   public static List<Key> all() {

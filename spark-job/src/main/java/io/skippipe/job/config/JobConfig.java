@@ -28,6 +28,7 @@ public record JobConfig(
     ComputeSettings compute,
     boolean progress,
     FailureHook failAt,
+    ElasticSettings elastic,
     EvalSettings eval)
     implements Serializable {
 
@@ -67,7 +68,7 @@ public record JobConfig(
 
   /**
    * Network emulation ({@code emulated}), none ({@code direct}) or measurement ({@code probe}; the
-   * probe* fields size the all-pairs probe at rendezvous, see {@code task.NetworkProbe}).
+   * probe* fields size the all-pairs probe at rendezvous, see {@code task.peer.NetworkProbe}).
    */
   public record NetworkSettings(String mode, double timeScale, boolean padCompute, int probeBytes,
  int probePings, int probePingBytes, int probeTimeoutMillis)
@@ -119,6 +120,28 @@ public record JobConfig(
       implements Serializable {}
 
   /**
+   * Elastic training (docs/OPERATIONS.md, "Elasticity and failures").
+   *
+   * @param minNodes fewest live nodes an attempt trains on
+   * @param replacementWaitMillis wait for missing executors before re-planning onto fewer nodes
+   * @param stageRecovery {@code checkpoint | neighbours}
+   * @param replanFactor measured/predicted iteration time that triggers a re-plan; 0 = never
+   * @param chunkTimeoutMillis driver deadline of a chunk attempt; 0 = automatic
+   * @param emulatedProfile the network the emulation reproduces; empty = the planning profile
+   */
+  public record ElasticSettings(int minNodes, long replacementWaitMillis, String stageRecovery,
+      double replanFactor, long chunkTimeoutMillis, String emulatedProfile)
+      implements Serializable {
+    public ElasticSettings {
+      if (replanFactor > 0 && replanFactor < 1) {
+        throw new ConfigException(ELASTIC_REPLAN_FACTOR.name(), "" + replanFactor,
+            "must be 0 (never re-plan on measurements) or at least 1 (a factor over the"
+                + " predicted iteration time)", "use e.g. 1.5");
+      }
+    }
+  }
+
+  /**
    * Layer-omission evaluation during training ({@code spark.skippipe.eval.*}, see {@code
    * eval.TrainingEval}).
    *
@@ -155,23 +178,33 @@ public record JobConfig(
     }
   }
 
-  /** The test hook: node {@code node}'s task throws once at {@code iteration} of {@code chunk}. */
-  public record FailureHook(int chunk, int iteration, int node) implements Serializable {
+  /**
+   * The test hook: node {@code node}'s task throws once at {@code iteration} of {@code chunk}, or
+   * with {@code stall} stops reading and computing there until it is cancelled.
+   */
+  public record FailureHook(int chunk, int iteration, int node, boolean stall)
+      implements Serializable {
+    /** A hook that throws. */
+    public FailureHook(int chunk, int iteration, int node) {
+      this(chunk, iteration, node, false);
+    }
+
     static FailureHook parse(String s) {
       if (s.isEmpty()) {
         return null;
       }
       String[] p = s.split(":");
       try {
-        if (p.length == 3) {
+        if (p.length == 3 || (p.length == 4 && p[3].trim().matches("stall|throw"))) {
           return new FailureHook(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()),
-              Integer.parseInt(p[2].trim()));
+              Integer.parseInt(p[2].trim()), p.length == 4 && p[3].trim().equals("stall"));
         }
       } catch (NumberFormatException e) {
         // fall through to the error below
       }
-      throw new ConfigException(TEST_FAIL_AT.name(), s, "must be chunk:iteration:node (three integers)",
-          "write e.g. 1:0:3, or leave it empty to disable the hook");
+      throw new ConfigException(TEST_FAIL_AT.name(), s, "must be chunk:iteration:node (three"
+          + " integers), optionally followed by :stall or :throw",
+          "write e.g. 1:0:3 or 1:0:3:stall, or leave it empty to disable the hook");
     }
   }
 
@@ -283,6 +316,12 @@ public record JobConfig(
     return new JobConfig(runDir, s.bool(RUN_OVERWRITE), s.string(RUN_SECRET), s.longIn(SEED, Long.MIN_VALUE,
         Long.MAX_VALUE), model, modelSettings, cluster, plan, network, data, train, checkpoint, transfer,
         compute, s.bool(METRICS_PROGRESS), FailureHook.parse(s.string(TEST_FAIL_AT)),
+        new ElasticSettings(s.intIn(ELASTIC_MIN_NODES, 1, 1_000_000),
+            s.longIn(ELASTIC_REPLACEMENT_WAIT_MS, 0, 86_400_000),
+            s.oneOf(ELASTIC_STAGE_RECOVERY, "checkpoint", "neighbours"),
+            s.doubleIn(ELASTIC_REPLAN_FACTOR, 0.0, 1000.0, true),
+            s.longIn(ELASTIC_CHUNK_TIMEOUT_MS, 0, 7L * 86_400_000),
+            s.string(NETWORK_EMULATED_PROFILE)),
         new EvalSettings(s.intIn(EVAL_EVERY_COMMITS, 0, 1_000_000),
             s.intIn(EVAL_SEQUENCES, 1, 1_000_000), s.intIn(EVAL_HALF_SUBSETS, 0, 1000),
             EvalSettings.parseSets(s.string(EVAL_OMIT_STAGES)), s.string(EVAL_DATA)));

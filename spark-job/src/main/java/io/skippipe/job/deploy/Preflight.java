@@ -167,11 +167,11 @@ public final class Preflight {
     }
     // the device a training task here would use, and whether this libtorch can (fails with the fix)
     String setting = SparkEnv.get().conf().get("spark.skippipe.device", "auto");
-    ai.djl.Device device = io.skippipe.job.task.DevicePlacement.resolve(setting,
+    ai.djl.Device device = io.skippipe.job.task.chunk.DevicePlacement.resolve(setting,
         org.apache.spark.TaskContext.get());
-    io.skippipe.job.task.DevicePlacement.check(device);
+    io.skippipe.job.task.chunk.DevicePlacement.check(device);
     return new Report(executorId, host, engine.getEngineName() + " " + engine.getVersion()
-        + " (" + io.skippipe.job.task.DevicePlacement.libtorchFlavour() + ", device " + device
+        + " (" + io.skippipe.job.task.chunk.DevicePlacement.libtorchFlavour() + ", device " + device
         + ")", engine.getGpuCount(), String.join(" ", written));
   }
 

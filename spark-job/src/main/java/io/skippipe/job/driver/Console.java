@@ -1,14 +1,12 @@
 package io.skippipe.job.driver;
 
 import io.skippipe.job.config.JobConfig;
-import io.skippipe.job.task.ChunkResult;
-import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.task.chunk.ChunkResult;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.plan.Planner;
 import io.skippipe.scheduler.plan.PlannerConfig;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -117,12 +115,15 @@ public final class Console {
         plan.nodeCount(), plan.stages().size()));
   }
 
-  /** Reports the rendezvous: task slots and executors that hold them. */
-  public void rendezvousDone(Phase p, Collection<SlotAddress> slots) {
-    long executors = slots.stream().map(SlotAddress::executorId).distinct().count();
-    long hosts = slots.stream().map(SlotAddress::host).distinct().count();
-    p.done(String.format(Locale.ROOT, "rendezvous: %d task slots on %d executor%s, %d host%s",
-        slots.size(), executors, executors == 1 ? "" : "s", hosts, hosts == 1 ? "" : "s"));
+  /**
+   * Reports the executors registered for the run: their task slots and hosts (every chunk attempt
+   * gathers the executors registered then again, issue 8).
+   */
+  public void rendezvousDone(Phase p, List<ExecutorRoster.Executor> roster) {
+    long hosts = roster.stream().map(ExecutorRoster.Executor::host).distinct().count();
+    p.done(String.format(Locale.ROOT, "rendezvous: %d task slots on %d executor%s, %d host%s;"
+        + " each chunk attempt meets the executors registered then", ExecutorRoster.slots(roster),
+        roster.size(), roster.size() == 1 ? "" : "s", hosts, hosts == 1 ? "" : "s"));
   }
 
   /** Tracks chunks i/n: a line when each finishes and when the next starts. */

@@ -37,7 +37,7 @@ import org.apache.spark.sql.SparkSession;
  * the bundled corpus), tokenize them in bounded pieces, pack them into sequences of {@code seqLen +
  * 1} ids and deal the sequences in turn to the data nodes, each task streaming its sequences into
  * one part file per data node: {@code RUN_DIR/data/node-<id>/part-<split>.bin}. Training reads a
- * node's part files in order ({@code task.ShardSource}).
+ * node's part files in order ({@code task.chunk.ShardSource}).
  *
  * <p>Deterministic: splits depend only on the input and {@code data.splitBytes}, and each task's
  * output only on its split, so the same input, tokenizer and settings give byte-identical shards on

@@ -1,7 +1,7 @@
 package io.skippipe.job.driver;
 
-import io.skippipe.job.task.ProbeRow;
-import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.task.peer.ProbeRow;
+import io.skippipe.job.task.peer.SlotAddress;
 import io.skippipe.scheduler.profile.ClusterProfile;
 import io.skippipe.scheduler.profile.Link;
 import io.skippipe.scheduler.profile.Node;

@@ -7,7 +7,7 @@ import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.spark.HadoopConfs;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ModelSpec;
 import java.io.FileNotFoundException;

@@ -6,7 +6,7 @@ import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.spark.HadoopConfs;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.TextTokenizer;
 import io.skippipe.model.eval.Perplexity;

@@ -12,11 +12,12 @@ import org.apache.spark.serializer.KryoRegistrator;
 public final class SkipPipeKryoRegistrator implements KryoRegistrator {
   /** Records registered with the record serializer; extended by the job's own records. */
   private static final List<String> RECORDS = new ArrayList<>(List.of(
-      "io.skippipe.job.task.SlotAddress",
-      "io.skippipe.job.task.RendezvousRow",
-      "io.skippipe.job.task.ProbeRow",
-      "io.skippipe.job.task.ChunkResult",
-      "io.skippipe.job.task.NodeIterationStats",
+      "io.skippipe.job.task.peer.SlotAddress",
+      "io.skippipe.job.task.peer.RendezvousRow",
+      "io.skippipe.job.task.peer.ProbeRow",
+      "io.skippipe.job.task.chunk.ChunkResult",
+      "io.skippipe.job.task.chunk.NodeIterationStats",
+      "io.skippipe.job.task.chunk.MessageTiming",
       "io.skippipe.job.spark.KryoProbe",
       "io.skippipe.job.data.InputFiles$Split",
       "io.skippipe.job.data.PrepStats"));

@@ -1,6 +1,6 @@
 package io.skippipe.job.tune;
 
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.optim.AdamWConfig;

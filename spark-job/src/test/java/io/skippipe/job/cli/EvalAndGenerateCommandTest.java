@@ -11,7 +11,7 @@ import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.eval.HeldOutText;
 import io.skippipe.job.ml.SkipPipeLanguageModelModel;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.TestPlans;
 import io.skippipe.model.LlamaConfig;

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.driver.JobPlanning;
 import io.skippipe.job.driver.RunChecks;
 import io.skippipe.job.spark.HadoopConfs;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.job.testing.TestPlans;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.profile.ProfileJson;

@@ -12,7 +12,7 @@ import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.export.CheckpointExport;
 import io.skippipe.job.spark.HadoopConfs;
-import io.skippipe.job.task.ModelInit;
+import io.skippipe.job.task.chunk.ModelInit;
 import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.SparkTrainingHarness;
 import io.skippipe.job.testing.TestPlans;

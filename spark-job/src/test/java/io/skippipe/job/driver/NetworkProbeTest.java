@@ -6,10 +6,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.skippipe.job.SkipPipeJob;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.config.TransferConfig;
-import io.skippipe.job.task.ExecutorSlots;
-import io.skippipe.job.task.NetworkProbe;
-import io.skippipe.job.task.ProbeRow;
-import io.skippipe.job.task.Rendezvous;
+import io.skippipe.job.task.role.ExecutorSlots;
+import io.skippipe.job.task.peer.NetworkProbe;
+import io.skippipe.job.task.peer.ProbeRow;
+import io.skippipe.job.task.peer.Rendezvous;
 import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.TestPlans;
 import io.skippipe.scheduler.plan.Plan;
@@ -107,9 +107,9 @@ class NetworkProbeTest {
     ProbeRow r1 = new ProbeRow(1, new long[] {400, 0}, new long[] {2_400, 0}, mib);
     ClusterProfile base = new ClusterProfile("two", "", List.of(new Node(0, "a", 1.0, 2),
         new Node(1, "b", 1.0, 2)), List.of(1, 1), Map.of(), new Link(1, 1), 0.0, 0.01, false);
-    List<io.skippipe.job.task.SlotAddress> slots = List.of(
-        new io.skippipe.job.task.SlotAddress("driver", 0, "127.0.0.1", 1),
-        new io.skippipe.job.task.SlotAddress("driver", 1, "127.0.0.1", 2));
+    List<io.skippipe.job.task.peer.SlotAddress> slots = List.of(
+        new io.skippipe.job.task.peer.SlotAddress("driver", 0, "127.0.0.1", 1),
+        new io.skippipe.job.task.peer.SlotAddress("driver", 1, "127.0.0.1", 2));
     Link l = ProbeProfile.build(base, slots, List.of(r0, r1)).link("node-0", "node-1");
     assertEquals(0.2, l.latencyMs(), 1e-12); // 400 us round trip / 2
     // worse direction: 1 MiB payload in 2400 - 400 = 2000 us; 1 MiB = 1/1024 GiB

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.JobConfig;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.scheduler.plan.Plan;
 import io.skippipe.scheduler.profile.ClusterProfile;

@@ -6,7 +6,7 @@ import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.spark.HadoopConfs;
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.job.testing.LocalSparkExtension;
 import io.skippipe.job.testing.TestPlans;
 import io.skippipe.model.LlamaConfig;

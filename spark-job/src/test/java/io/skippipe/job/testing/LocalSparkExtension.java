@@ -22,6 +22,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 public final class LocalSparkExtension implements BeforeAllCallback, AfterAllCallback {
   private final String master;
   private final int executors;
+  private final java.util.Map<String, String> extra = new java.util.LinkedHashMap<>();
   private SparkSession session;
 
   private LocalSparkExtension(String master, int executors) {
@@ -38,6 +39,12 @@ public final class LocalSparkExtension implements BeforeAllCallback, AfterAllCal
   public static LocalSparkExtension localCluster(int executors, int coresEach) {
     return new LocalSparkExtension("local-cluster[" + executors + "," + coresEach + ",1024]",
         executors);
+  }
+
+  /** Adds a Spark setting (before the session starts), e.g. a shorter heartbeat interval. */
+  public LocalSparkExtension with(String key, String value) {
+    extra.put(key, value);
+    return this;
   }
 
   /** The SparkConf this extension uses (before the session exists). */
@@ -58,6 +65,7 @@ public final class LocalSparkExtension implements BeforeAllCallback, AfterAllCal
           .set("spark.executorEnv.SPARK_LOCAL_IP", "127.0.0.1")
           .set("spark.executorEnv.OMP_NUM_THREADS", "1");
     }
+    extra.forEach(conf::set);
     return SparkSettings.local(conf);
   }
 

@@ -6,10 +6,8 @@ import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.driver.ChunkedTraining;
 import io.skippipe.job.spark.HadoopConfs;
-import io.skippipe.job.task.Models;
-import io.skippipe.job.task.Rendezvous;
-import io.skippipe.job.task.ShardSource;
-import io.skippipe.job.task.SlotAddress;
+import io.skippipe.job.task.chunk.Models;
+import io.skippipe.job.task.chunk.ShardSource;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.PackedDataset;
 import io.skippipe.model.optim.AdamW;
@@ -73,30 +71,37 @@ public final class SparkTrainingHarness {
     return shards;
   }
 
-  /** Rendezvous, then train; returns the outcome. */
+  /** Trains the plan in chunks (each attempt meets at its own rendezvous); returns the outcome. */
   public static ChunkedTraining.Outcome train(JavaSparkContext jsc, Plan plan, JobConfig cfg,
       String run, Map<Integer, String> shards, Map<String, String> hadoop) throws Exception {
+    return train(jsc, plan, cfg, run, shards, hadoop, r -> { });
+  }
+
+  /** As above, calling {@code afterChunk} after each chunk (before its commit). */
+  public static ChunkedTraining.Outcome train(JavaSparkContext jsc, Plan plan, JobConfig cfg,
+      String run, Map<Integer, String> shards, Map<String, String> hadoop,
+      ChunkedTraining.ChunkListener afterChunk) throws Exception {
+    return train(jsc, plan, cfg, run, shards, hadoop, afterChunk,
+        io.skippipe.scheduler.profile.ProfileJson.toJson(plan.cluster()).toString());
+  }
+
+  /** As above, emulating the network {@code networkJson} (a cluster profile) instead. */
+  public static ChunkedTraining.Outcome train(JavaSparkContext jsc, Plan plan, JobConfig cfg,
+      String run, Map<Integer, String> shards, Map<String, String> hadoop,
+      ChunkedTraining.ChunkListener afterChunk, String networkJson) throws Exception {
     byte[] secret = ("secret-" + run).getBytes();
-    List<SlotAddress> slots = new ArrayList<>(Rendezvous.run(jsc, plan.nodeCount(), run,
-        cfg.transfer(), secret));
-    slots.sort(Comparator.comparing(SlotAddress::key));
-    Map<String, Integer> roles = new HashMap<>();
-    Map<Integer, SlotAddress> peers = new HashMap<>();
-    for (int i = 0; i < slots.size(); i++) {
-      roles.put(slots.get(i).key(), i);
-      peers.put(i, slots.get(i));
-    }
     String planJson = PlanCodec.toJsonString(plan);
     ChunkedTraining.RunSetup setup = new ChunkedTraining.RunSetup(run, "lineage-" + run,
-        java.util.Optional.empty(), io.skippipe.job.task.ScheduleFollower.nowMicros(), planJson,
-        Integer.toHexString(planJson.hashCode()), roles, peers, secret, cfg,
-        cfg.checkpointRoot(), shards, hadoop);
+        java.util.Optional.empty(), io.skippipe.job.task.chunk.ScheduleFollower.nowMicros(),
+        plan, planJson, Integer.toHexString(planJson.hashCode()) + "0".repeat(12), Map.of(),
+        secret, cfg, cfg.transfer().resolve(jsc.master()), cfg.checkpointRoot(), cfg.runDir(),
+        shards, hadoop, networkJson);
     CheckpointStore store = new HadoopCheckpointStore(cfg.checkpointRoot(),
         HadoopConfs.current(hadoop));
     try {
-      return ChunkedTraining.train(jsc, setup, store, r -> { });
+      return ChunkedTraining.train(jsc, setup, store, afterChunk);
     } finally {
-      io.skippipe.job.task.ExecutorSlots.close(run); // local mode: slots live in this JVM
+      io.skippipe.job.task.role.ExecutorSlots.close(run); // local mode: slots live in this JVM
     }
   }
 
@@ -108,14 +113,14 @@ public final class SparkTrainingHarness {
 
   /**
    * The intra-op thread count the stage tasks of {@code cfg} ran with in the default session's
-   * master ({@link io.skippipe.job.task.ComputeThreads#resolve}, one CPU per task), so that a
+   * master ({@link io.skippipe.job.task.chunk.ComputeThreads#resolve}, one CPU per task), so that a
    * reference computes with the same count: results are bitwise equal only at the same count.
    */
   public static int taskThreads(JobConfig cfg) {
     String master = org.apache.spark.sql.SparkSession.getDefaultSession().isDefined()
         ? org.apache.spark.sql.SparkSession.getDefaultSession().get().sparkContext().master()
         : "local";
-    return io.skippipe.job.task.ComputeThreads.resolve(cfg.train().intraOpThreads(), 1, master,
+    return io.skippipe.job.task.chunk.ComputeThreads.resolve(cfg.train().intraOpThreads(), 1, master,
         Runtime.getRuntime().availableProcessors());
   }
 
@@ -132,7 +137,7 @@ public final class SparkTrainingHarness {
           plan.microbatchesOf(d).stream().map(PlannedMicrobatch::id).toList(),
           plan.model().samplesPerMicrobatch(), cfg.seed(), d));
     }
-    io.skippipe.job.task.ComputeThreads.apply(taskThreads(cfg)); // as the tasks computed
+    io.skippipe.job.task.chunk.ComputeThreads.apply(taskThreads(cfg)); // as the tasks computed
     AdamWConfig adamW = new AdamWConfig(cfg.train().beta1(), cfg.train().beta2(),
         cfg.train().epsilon(), cfg.train().weightDecay());
     try (PathTrainer t = new PathTrainer(llama, new PathTrainer.Config(cfg.seed(), adamW,

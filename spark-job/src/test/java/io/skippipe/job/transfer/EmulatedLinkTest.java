@@ -83,7 +83,7 @@ class EmulatedLinkTest {
         io.skippipe.scheduler.profile.Presets.cluster("laptop-geo-12");
     io.skippipe.scheduler.profile.ModelSpec m =
         io.skippipe.scheduler.profile.Presets.model("llama-tiny");
-    LinkModel links = io.skippipe.job.task.StageTask.links(p);
+    LinkModel links = io.skippipe.job.task.chunk.StageTask.links(p);
     io.skippipe.scheduler.cost.CostModel costs = io.skippipe.scheduler.cost.CostModel.of(p, m);
     assertEquals(p.linkContention(), links.contention());
     for (int x = 0; x < p.size(); x++) {

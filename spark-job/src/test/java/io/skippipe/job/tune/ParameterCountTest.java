@@ -2,7 +2,7 @@ package io.skippipe.job.tune;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.skippipe.job.task.Models;
+import io.skippipe.job.task.chunk.Models;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.ParameterLayout;
 import io.skippipe.scheduler.profile.ModelSpec;
