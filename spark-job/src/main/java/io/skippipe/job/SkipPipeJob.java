@@ -28,6 +28,7 @@ import io.skippipe.job.task.peer.NetworkProbe;
 import io.skippipe.job.task.peer.Rendezvous;
 import io.skippipe.job.task.peer.SlotAddress;
 import io.skippipe.job.task.role.ExecutorSlots;
+import io.skippipe.job.task.chunk.DevicePlacement;
 import io.skippipe.job.task.chunk.ModelInit;
 import io.skippipe.job.trace.RunTrace;
 import io.skippipe.job.transfer.TransferSecurity;
@@ -162,8 +163,11 @@ public final class SkipPipeJob {
       return finished(dir, cfg, out);
     }
     JobPlanning.PlannedRun planned = checked.planned();
-    List<ExecutorRoster.Executor> roster = checkSlots(jsc, cfg, planned != null ? planned.plan().liveNodes().size()
-        : JobPlanning.cluster(cfg).size(), planned == null, out);
+    int nodes = planned != null ? planned.plan().liveNodes().size()
+        : JobPlanning.cluster(cfg).size();
+    List<ExecutorRoster.Executor> roster = checkSlots(jsc, cfg, nodes, planned == null, out);
+    DevicePlacement.checkExecutors(jsc, cfg.compute().device(), nodes)
+        .forEach(l -> out.println("device: " + l));
     String network = network(cfg, planned);
     // the run directory holds this run from here on (every refusing check has passed)
     dir.begin();

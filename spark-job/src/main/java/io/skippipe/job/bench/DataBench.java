@@ -125,6 +125,8 @@ public final class DataBench implements Callable<Integer> {
       work = Files.createTempDirectory(o.dir(), "skippipe-bench-data-");
       ObjectNode root = JSON.createObjectNode();
       root.put("machineCores", Runtime.getRuntime().availableProcessors());
+      // the children inherit it; separate arenas per task thread matter (docs/OPERATIONS.md §5)
+      root.put("mallocArenaMax", String.valueOf(System.getenv("MALLOC_ARENA_MAX")));
       root.put("heapMegabytes", o.heapMegabytes());
       long t0 = System.nanoTime();
       List<Path> files = corpus(work.resolve("corpus"), (long) (o.gigabytes() * (1L << 30)));

@@ -169,6 +169,8 @@ class DeployArtifactsTest {
     assertEquals(REGISTRATOR, p.getProperty("spark.kryo.registrator"));
     assertEquals(PLUGIN, p.getProperty("spark.plugins"));
     assertTrue(p.getProperty("spark.executor.extraJavaOptions").contains("-Dai.djl.offline=true"));
+    assertEquals("256", p.getProperty("spark.executorEnv.MALLOC_ARENA_MAX"),
+        "one malloc arena per thread, as bin/skippipe sets (docs/OPERATIONS.md, Native memory)");
     assertTrue(p.getProperty("spark.barrier.sync.timeout") != null
         && p.getProperty("spark.scheduler.barrier.maxConcurrentTasksCheck.interval") != null);
   }

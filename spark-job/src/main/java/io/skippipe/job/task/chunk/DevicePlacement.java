@@ -3,8 +3,16 @@ package io.skippipe.job.task.chunk;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.engine.StandardCapabilities;
+import io.skippipe.job.config.ConfigException;
+import io.skippipe.job.config.ConfigKeys;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.IntStream;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.resource.ResourceInformation;
 
 /**
@@ -12,7 +20,8 @@ import org.apache.spark.resource.ResourceInformation;
  * address of the {@code gpu} resource Spark assigned to the task (the resource {@code deploy/}
  * requests per executor) and falls back to the CPU; {@code gpu} requires that resource; {@code
  * cpu} ignores it. {@link #check} then fails early, with the fix, when the device is a GPU that
- * this executor's libtorch cannot use.
+ * this executor's libtorch cannot use; {@link #checkExecutors} runs that check on the executors
+ * before the job writes anything, so a CUDA problem is a refused setting, not a failed chunk.
  */
 public final class DevicePlacement {
   /** Spark's resource name for GPUs (spark.executor.resource.gpu.*, spark.task.resource.gpu.*). */
@@ -67,6 +76,53 @@ public final class DevicePlacement {
           + address + "' is not a CUDA device index; make the discovery script print indices"
           + " (e.g. {\"name\":\"gpu\",\"addresses\":[\"0\"]})", e);
     }
+  }
+
+  /**
+   * Before the run directory is touched: resolves and checks the device in {@code tasks} plain
+   * (non-barrier) tasks, each holding the resources a training task would hold, so that a GPU this
+   * cluster's libtorch cannot use is refused as a setting instead of failing every attempt of the
+   * first chunk. Nothing runs (and the result is empty) for {@code device=cpu}, or for {@code auto}
+   * when Spark gives tasks no {@code gpu} resource ({@code spark.task.resource.gpu.amount} unset):
+   * every task then computes on the CPU.
+   *
+   * @param setting {@code spark.skippipe.device}: auto, cpu or gpu
+   * @param tasks how many tasks to check (the plan's node count; Spark may place several on one
+   *     executor, each is checked where it runs)
+   * @return one line per task, "executor ID: DEVICE (FLAVOUR libtorch VERSION)", sorted
+   * @throws ConfigException naming {@code spark.skippipe.device}, the first task's reason and the
+   *     fix, when a task cannot use its device
+   */
+  public static List<String> checkExecutors(JavaSparkContext jsc, String setting, int tasks) {
+    boolean gpuTasks = jsc.getConf().contains("spark.task.resource." + GPU_RESOURCE + ".amount");
+    if (setting.equals("cpu") || (setting.equals("auto") && !gpuTasks)) {
+      return List.of();
+    }
+    List<Integer> ids = IntStream.range(0, tasks).boxed().toList();
+    // each task reports instead of throwing: no task retries, and the driver gets one clean line
+    List<String> lines = jsc.parallelize(ids, tasks).map(i -> {
+      String executor = SparkEnv.get().executorId();
+      try {
+        Device device = resolve(setting, TaskContext.get());
+        check(device);
+        return "ok\texecutor " + executor + ": " + device + " (" + libtorchFlavour() + ")";
+      } catch (RuntimeException e) {
+        return "error\texecutor " + executor + ": " + e.getMessage();
+      }
+    }).collect();
+    TreeSet<String> ok = new TreeSet<>();
+    List<String> errors = new ArrayList<>();
+    for (String l : lines) {
+      String[] f = l.split("\t", 2);
+      (f[0].equals("ok") ? ok : errors).add(f[1]);
+    }
+    if (!errors.isEmpty()) {
+      throw new ConfigException(ConfigKeys.DEVICE.name(), setting, errors.size() + " of " + tasks
+          + " tasks cannot use their device; " + errors.get(0), "see the message: give the"
+          + " executors a libtorch and driver for their GPUs, fix the gpu resource, or set "
+          + ConfigKeys.DEVICE.name() + "=cpu");
+    }
+    return List.copyOf(ok);
   }
 
   /** "cpu" or "cuda": the flavour of the libtorch this JVM loaded, with its version. */

@@ -1,16 +1,23 @@
 package io.skippipe.job.task.chunk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import io.skippipe.job.SkipPipeJob;
+import io.skippipe.job.config.ConfigException;
+import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.deploy.PreflightAccess;
 import io.skippipe.job.testing.LocalSparkExtension;
 import java.io.File;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -46,8 +53,9 @@ class DevicePlacementTest {
 
   /**
    * local-cluster with a GPU discovery script that gives each executor address 0: the preflight
-   * task resolves gpu(0) from Spark's resources and, on this CPU-only libtorch, fails at once with
-   * the clear error instead of deep in a training chunk.
+   * task, and the training job before it writes anything, resolve gpu(0) from Spark's resources
+   * and, on this CPU-only libtorch, fail at once with the clear error instead of deep in a
+   * training chunk.
    */
   @Test
   void localClusterWithAGpuResourceFailsAtPreflightWithTheFix() throws Exception {
@@ -78,6 +86,19 @@ class DevicePlacementTest {
       String m = String.valueOf(e.getMessage());
       assertTrue(m.contains("gpu(0)") && m.contains("CPU-only")
           && m.contains("spark.skippipe.device=cpu"), m);
+
+      // the training job checks the same before it writes anything: a refused setting (exit 2
+      // from spark-submit or bin/skippipe), not three failed attempts of the first chunk
+      Path jobDir = Files.createTempDirectory("device-job").resolve("run");
+      JobConfig cfg = JobConfig.parse(Map.of("spark.skippipe.run.dir", jobDir.toString(),
+          "spark.skippipe.network.mode", "direct", "spark.skippipe.device", "auto",
+          "spark.skippipe.elastic.replacementWaitMs", "1000"));
+      ConfigException refused = assertThrows(ConfigException.class, () -> SkipPipeJob.run(
+          session, cfg, Map.of(), new PrintStream(OutputStream.nullOutputStream())));
+      assertEquals("spark.skippipe.device", refused.key(), refused.getMessage());
+      assertTrue(refused.getMessage().contains("gpu(0)")
+          && refused.getMessage().contains("CPU-only"), refused.getMessage());
+      assertFalse(Files.exists(jobDir), "the refused run wrote " + jobDir);
     } finally {
       session.stop();
     }
