@@ -86,8 +86,10 @@ public final class InputFiles {
    * {@code data.input} as a Hadoop path: a URI with a scheme as given, else a local path made
    * absolute; glob characters ({@code * ? [ ] { }}) stay globs (a {@link java.net.URI} would reject
    * them).
+   *
+   * @throws IllegalArgumentException when Hadoop cannot parse it as a path
    */
-  static Path inputPath(String input) {
+  public static Path inputPath(String input) {
     if (input.matches("[A-Za-z][A-Za-z0-9+.-]*:.*")) {
       return new Path(input);
     }

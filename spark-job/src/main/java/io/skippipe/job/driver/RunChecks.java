@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.job.config.ConfigException;
 import io.skippipe.job.config.ConfigKeys;
 import io.skippipe.job.config.JobConfig;
+import io.skippipe.job.data.InputFiles;
 import io.skippipe.job.spark.HadoopConfs;
 import io.skippipe.job.task.chunk.Models;
 import io.skippipe.scheduler.plan.Plan;
@@ -91,8 +92,16 @@ public final class RunChecks {
       frames(cfg, planned.plan());
     }
     String input = cfg.data().input();
-    if (!input.isEmpty()) { // (a pattern; its files are DataPrep.check's business)
-      fileSystem(ConfigKeys.DATA_INPUT, input, path(ConfigKeys.DATA_INPUT, input), conf);
+    if (!input.isEmpty()) { // a glob, read as the reader reads it; its files: DataPrep.check
+      Path pattern;
+      try {
+        pattern = InputFiles.inputPath(input);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(ConfigKeys.DATA_INPUT.name(), input, "is not a valid path, URI"
+            + " or glob (" + e.getMessage() + ")", "write a local path or a Hadoop URI, with"
+            + " globs such as hdfs:///data/part-*.jsonl or /data/{train,extra}.txt");
+      }
+      fileSystem(ConfigKeys.DATA_INPUT, input, pattern, conf);
     }
     if (!cfg.data().tokenizer().isEmpty()) {
       existingFile(ConfigKeys.DATA_TOKENIZER, cfg.data().tokenizer(), conf);

@@ -96,6 +96,22 @@ class RunChecksTest {
         "spark.skippipe.data.tokenizer");
   }
 
+  /** A Hadoop glob is a valid data.input: java.net.URI rejects '{', the check used to as well. */
+  @Test
+  void inputGlobsAreAcceptedAsTheReaderReadsThem() throws Exception {
+    String text = "The quick brown fox jumps over the lazy dog.\n".repeat(50);
+    Files.writeString(tmp.resolve("a.txt"), text);
+    Files.writeString(tmp.resolve("b.txt"), text);
+    Files.writeString(tmp.resolve("c.md"), text);
+    for (String glob : List.of(tmp + "/{a,b}.txt", tmp + "/*.txt", tmp.toUri() + "{a,b}.txt")) {
+      RunChecks.Checked c = RunChecks.check(JobConfig.parse(with("spark.skippipe.data.input",
+          glob)), "local[12]", Map.of());
+      assertEquals(2, c.data().files().size(), glob + ": " + c.data().files());
+    }
+    refused(with("spark.skippipe.data.input", tmp + "/{x,y}.txt"), "spark.skippipe.data.input",
+        "does not exist");
+  }
+
   @Test
   void rangesMatchWhatTheConsumersNeed() throws Exception {
     // each passed the old range check and failed inside the optimizer or the transfer
