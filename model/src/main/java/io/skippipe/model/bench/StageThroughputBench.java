@@ -8,9 +8,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.stage.StageModel;
+import io.skippipe.model.stage.StageOptions;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -26,6 +29,13 @@ import picocli.CommandLine.Option;
  * {@code 2·3·D·F}, and attention {@code 2·2·T·qDim} for {@code q·kᵀ} and {@code p·v} computed
  * densely (the causal mask is applied to a full {@code T×T} score matrix, so the full product is
  * what runs). Norms, RoPE, softmax and residuals are not counted.
+ *
+ * <p>Memory, measured first in the fresh JVM (before any timed iteration has warmed glibc's caches):
+ * the stage forwards {@code --in-flight} microbatches before any backward, as a pipeline node holds
+ * them, and the bench reports the resident memory this added ({@link ResidentMemory}: {@code VmRSS}
+ * at its highest after a forward, minus before the first) — what each microbatch in flight costs the
+ * node, with or without {@code --activation-checkpointing} (then only each microbatch's stage input
+ * is kept, and the backward recomputes the forward).
  */
 @Command(name = "model", sortOptions = false,
     sortSynopsis = false,
@@ -54,6 +64,16 @@ public final class StageThroughputBench implements Callable<Integer> {
       description = "Untimed iterations first (default: ${DEFAULT-VALUE}).")
   int warmup = 3;
 
+  @Option(names = "--in-flight", paramLabel = "N", order = 6,
+      description = "Microbatches forwarded before any backward in the memory measurement"
+          + " (default: ${DEFAULT-VALUE}).")
+  int inFlight = 4;
+
+  @Option(names = "--activation-checkpointing", order = 7,
+      description = "Keep only each microbatch's stage input; recompute the forward in the"
+          + " backward.")
+  boolean activationCheckpointing;
+
   @Override
   public Integer call() {
     LlamaConfig m = LlamaConfig.preset(model);
@@ -61,6 +81,7 @@ public final class StageThroughputBench implements Callable<Integer> {
     int stage = this.stage == null ? Math.min(1, m.stages() - 1) : this.stage;
     int iters = common.positive("--iters", this.iters);
     int warmup = Math.max(0, this.warmup);
+    int inFlight = common.positive("--in-flight", this.inFlight);
     if (stage < 0 || stage >= m.stages()) {
       throw common.usage("--stage " + stage + " does not exist; the model has stages 0.."
           + (m.stages() - 1));
@@ -89,27 +110,36 @@ public final class StageThroughputBench implements Callable<Integer> {
     double[] stageTimes = new double[iters];
     double[] matmulTimes = new double[iters];
     // Stage and matmul are timed alternately, so both see the same load on a shared machine.
-    try (StageModel s = StageModel.create(m, stage, 1);
+    long heldBytes;
+    StageOptions options = StageOptions.defaults()
+        .withActivationCheckpointing(activationCheckpointing);
+    try (StageModel s = StageModel.create(m, stage, 1, options);
         NDManager nd = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
-      NDArray x = nd.randomNormal(new Shape(rows, inner));
-      NDArray w = nd.randomNormal(new Shape(inner, cols));
       int[] ids = new int[(int) tokens];
       for (int i = 0; i < ids.length; i++) {
         ids[i] = (i * 31) % m.vocab();
       }
-      java.util.List<Integer> all = new java.util.ArrayList<>();
-      for (int k = 0; k < warmup + iters; k++) {
-        all.add(k);
+      // memory first: inFlight forwards held, then their backwards (one "iteration")
+      List<Integer> held = IntStream.range(0, inFlight).boxed().toList();
+      s.zeroGradients(held);
+      long before = ResidentMemory.currentBytes();
+      long highest = before;
+      for (int mb : held) {
+        forward(s, stage, mb, ids, hidden);
+        highest = Math.max(highest, ResidentMemory.currentBytes());
       }
-      s.zeroGradients(all); // one "iteration" of warmup + iters microbatches, in id order
+      for (int mb : held) {
+        s.backward(mb, grad);
+      }
+      heldBytes = highest - before;
+      NDArray x = nd.randomNormal(new Shape(rows, inner));
+      NDArray w = nd.randomNormal(new Shape(inner, cols));
+      // then the timing: one "iteration" of warmup + iters microbatches, in id order
+      s.zeroGradients(IntStream.range(0, warmup + iters).boxed().toList());
       for (int k = -warmup; k < iters; k++) {
         long t0 = System.nanoTime();
         int mb = k + warmup;
-        if (stage == 0) {
-          s.forwardTokens(mb, ids);
-        } else {
-          s.forward(mb, hidden);
-        }
+        forward(s, stage, mb, ids, hidden);
         s.backward(mb, grad);
         long t1 = System.nanoTime();
         try (NDArray y = x.matMul(w)) {
@@ -139,6 +169,10 @@ public final class StageThroughputBench implements Callable<Integer> {
     o.put("secondsPerForwardBackward", stageSeconds);
     o.put("matmulShape", rows + "x" + inner + "x" + cols);
     o.put("threads", threads);
+    o.put("activationCheckpointing", activationCheckpointing);
+    o.put("inFlight", inFlight);
+    o.put("heldBytesInFlight", heldBytes);
+    o.put("heldBytesPerMicrobatch", heldBytes / inFlight);
     if (common.json) {
       out.println(o.toString());
     } else {
@@ -147,8 +181,20 @@ public final class StageThroughputBench implements Callable<Integer> {
           stage, o.get("model").asText(), m.layersPerStage(), batch, t, stageSeconds * 1e3,
           tokens / stageSeconds, stageFlops / 1e9, o.get("matmulShape").asText(),
           matmulFlops / 1e9, stageFlops / matmulFlops);
+      out.printf("%d microbatches in flight%s: %.1f MiB resident (%.1f MiB each)%n", inFlight,
+          activationCheckpointing ? " with activation checkpointing" : "", heldBytes / 1048576.0,
+          heldBytes / 1048576.0 / inFlight);
     }
     return 0;
+  }
+
+  /** One microbatch's forward: token ids into stage 0, hidden states into any other stage. */
+  private static void forward(StageModel s, int stage, int mb, int[] ids, float[] hidden) {
+    if (stage == 0) {
+      s.forwardTokens(mb, ids);
+    } else {
+      s.forward(mb, hidden);
+    }
   }
 
   static double median(double[] v) {

@@ -2,8 +2,8 @@ package io.skippipe.model.data;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.skippipe.model.weights.FolderOutput;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -27,17 +27,22 @@ public final class HfTokenizerFiles {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** As {@link #write(FolderOutput, byte[], TextTokenizer.SpecialTokens, int)} into a local folder. */
+  public static void write(Path dir, byte[] tokenizerJson, TextTokenizer.SpecialTokens s,
+      int modelMaxLength) throws IOException {
+    write(FolderOutput.local(dir), tokenizerJson, s, modelMaxLength);
+  }
+
   /**
-   * Writes the three files into {@code dir}.
+   * Writes the three files into the folder {@code dir} (local or any Hadoop file system).
    *
    * @param tokenizerJson the run's {@code tokenizer.json} bytes (copied unchanged)
    * @param s its special tokens ({@link TextTokenizer#specialTokens})
    * @param modelMaxLength the longest sequence the model was trained on (its seqLen)
    */
-  public static void write(Path dir, byte[] tokenizerJson, TextTokenizer.SpecialTokens s,
+  public static void write(FolderOutput dir, byte[] tokenizerJson, TextTokenizer.SpecialTokens s,
       int modelMaxLength) throws IOException {
-    Files.createDirectories(dir);
-    Files.write(dir.resolve(TOKENIZER), tokenizerJson);
+    dir.write(TOKENIZER, tokenizerJson);
 
     ObjectNode map = JSON.createObjectNode();
     map.put("bos_token", s.eos().content());
@@ -46,8 +51,7 @@ public final class HfTokenizerFiles {
     if (s.unk() != null) {
       map.put("unk_token", s.unk().content());
     }
-    Files.write(dir.resolve(SPECIAL_TOKENS_MAP),
-        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(map));
+    dir.write(SPECIAL_TOKENS_MAP, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(map));
 
     ObjectNode cfg = JSON.createObjectNode();
     cfg.put("tokenizer_class", "PreTrainedTokenizerFast");
@@ -66,6 +70,6 @@ public final class HfTokenizerFiles {
         o.put("special", true);
       }
     }
-    Files.write(dir.resolve(CONFIG), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(cfg));
+    dir.write(CONFIG, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(cfg));
   }
 }

@@ -3,10 +3,11 @@ package io.skippipe.model.weights;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.skippipe.model.weights.Safetensors.Tensor;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,26 +68,40 @@ public final class ModelExport {
         tokenizerJson, maxShardBytes);
   }
 
+  /** As {@link #export(FolderOutput, HfConfig, Safetensors.ChunkSource, byte[], long)} into a
+   * local folder, copying {@code tokenizerJson} (or none when null). */
+  public static void export(Path dir, HfConfig c, Safetensors.ChunkSource source,
+      Path tokenizerJson, long maxShardBytes) throws IOException {
+    export(FolderOutput.local(dir), c, source,
+        tokenizerJson == null ? null : Files.readAllBytes(tokenizerJson), maxShardBytes);
+  }
+
   /**
    * Writes a model folder whose tensors (in HF model order, {@link LlamaTensors#model}) are
    * streamed from {@code source} chunk by chunk: no tensor, shard or model needs to fit in memory.
    * Shards follow {@code save_pretrained}: greedy in model order, a tensor larger than the limit
    * gets a shard of its own.
+   *
+   * @param out the folder's files (local or any Hadoop file system)
+   * @param tokenizerJson the bytes of a tokenizer.json to write, or null for none
+   * @param maxShardBytes the largest a single safetensors file may be before sharding, bytes
+   * @throws IllegalArgumentException when {@code maxShardBytes} is not positive
    */
-  public static void export(Path dir, HfConfig c, Safetensors.ChunkSource source,
-      Path tokenizerJson, long maxShardBytes) throws IOException {
+  public static void export(FolderOutput out, HfConfig c, Safetensors.ChunkSource source,
+      byte[] tokenizerJson, long maxShardBytes) throws IOException {
     if (maxShardBytes <= 0) {
       throw new IllegalArgumentException("maxShardBytes " + maxShardBytes + " must be positive");
     }
     Map<String, long[]> shapes = LlamaTensors.model(c);
-    Files.createDirectories(dir);
-    c.write(dir.resolve(CONFIG));
+    try (OutputStream config = out.create(CONFIG)) {
+      c.write(config);
+    }
     if (tokenizerJson != null) {
-      Files.copy(tokenizerJson, dir.resolve(TOKENIZER), StandardCopyOption.REPLACE_EXISTING);
+      out.write(TOKENIZER, tokenizerJson);
     }
     Map<String, String> meta = Map.of("format", "pt");
     if (Safetensors.serializedSize(shapes, meta) <= maxShardBytes) {
-      writeFile(dir.resolve(SINGLE), shapes, meta, source);
+      writeFile(out, SINGLE, shapes, meta, source);
       return;
     }
     List<Map<String, long[]>> shards = new ArrayList<>();
@@ -110,21 +125,18 @@ public final class ModelExport {
     ObjectNode map = index.putObject("weight_map");
     for (int i = 0; i < shards.size(); i++) {
       String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-      writeFile(dir.resolve(name), shards.get(i), meta, source);
+      writeFile(out, name, shards.get(i), meta, source);
       shards.get(i).keySet().forEach(k -> map.put(k, name));
     }
-    Files.write(dir.resolve(INDEX), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index));
+    out.write(INDEX, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index));
   }
 
-  /** One safetensors file through a temporary sibling renamed into place. */
-  private static void writeFile(Path file, Map<String, long[]> shapes, Map<String, String> meta,
-      Safetensors.ChunkSource source) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (java.io.OutputStream out =
-        new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+  /** One safetensors file, streamed through a 1 MiB buffer. */
+  private static void writeFile(FolderOutput folder, String name, Map<String, long[]> shapes,
+      Map<String, String> meta, Safetensors.ChunkSource source) throws IOException {
+    try (OutputStream out = new BufferedOutputStream(folder.create(name), 1 << 20)) {
       Safetensors.write(out, shapes, meta, source);
     }
-    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
   }
 
   /**

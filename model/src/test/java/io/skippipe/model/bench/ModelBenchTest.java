@@ -122,5 +122,20 @@ class ModelBenchTest {
     }
     assertEquals(o.get("stageFlops").asDouble() / o.get("matmulFlops").asDouble(),
         o.get("fraction").asDouble(), 1e-9);
+    assertEquals(false, o.get("activationCheckpointing").asBoolean(), r[1]);
+
+    // the memory phase: microbatches in flight, with activation checkpointing
+    r = run("model", "--batch", "1", "--iters", "1", "--warmup", "0", "--in-flight", "3",
+        "--activation-checkpointing", "--json");
+    assertEquals("0", r[0], r[2]);
+    o = new ObjectMapper().readTree(r[1]);
+    assertTrue(o.get("activationCheckpointing").asBoolean(), r[1]);
+    assertEquals(3, o.get("inFlight").asInt(), r[1]);
+    assertTrue(o.get("heldBytesInFlight").isIntegralNumber(), r[1]);
+    assertEquals(o.get("heldBytesInFlight").asLong() / 3, o.get("heldBytesPerMicrobatch")
+        .asLong(), r[1]);
+    r = run("model", "--in-flight", "0");
+    assertEquals("2", r[0]);
+    assertTrue(r[2].contains("--in-flight is 0"), r[2]);
   }
 }

@@ -10,6 +10,7 @@ import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.driver.JobPlanning;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.SparkSettings;
+import io.skippipe.model.bench.ResidentMemory;
 import io.skippipe.model.data.Corpus;
 import io.skippipe.scheduler.plan.Plan;
 import java.io.BufferedWriter;
@@ -279,26 +280,12 @@ public final class DataBench implements Callable<Integer> {
     } finally {
       spark.stop();
     }
-    r.put("peakRssBytes", peakRss());
+    r.put("peakRssBytes", ResidentMemory.peakBytes());
     r.put("peakHeapBytes", ManagementFactory.getMemoryPoolMXBeans().stream()
         .filter(m -> m.getType() == java.lang.management.MemoryType.HEAP)
         .mapToLong(m -> m.getPeakUsage().getUsed()).sum());
     out.println(r);
     return 0;
-  }
-
-  /** The process's peak resident set ({@code VmHWM} of /proc/self/status), or -1. */
-  static long peakRss() {
-    try {
-      for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-        if (l.startsWith("VmHWM:")) {
-          return Long.parseLong(l.replaceAll("\\D", "")) * 1024;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // not Linux
-    }
-    return -1;
   }
 
   /** Writes ~{@code bytes} of text into 256 MiB files: paragraphs of corpus lines, seeded. */

@@ -9,6 +9,7 @@ import io.skippipe.job.config.JobConfig;
 import io.skippipe.job.driver.RunMetrics;
 import io.skippipe.job.spark.SparkSettings;
 import io.skippipe.job.task.chunk.ActivationTraffic;
+import io.skippipe.model.bench.ResidentMemory;
 import io.skippipe.scheduler.profile.ModelSpec;
 import io.skippipe.scheduler.profile.Presets;
 import io.skippipe.scheduler.profile.ProfileJson;
@@ -258,7 +259,7 @@ public final class ScaleBench implements Callable<Integer> {
       }
       r.put("resumed", "step " + resumed.firstStep() + "->" + resumed.lastStep());
       resumed.iterations().forEach(row -> losses.add(row.loss()));
-      r.put("peakRssBytes", peakRssBytes());
+      r.put("peakRssBytes", ResidentMemory.peakBytes());
     } finally {
       spark.stop();
     }
@@ -310,16 +311,6 @@ public final class ScaleBench implements Callable<Integer> {
     try (Stream<Path> s = Files.walk(dir)) {
       return s.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
     }
-  }
-
-  /** The JVM's peak resident set ({@code VmHWM} of /proc/self/status), in bytes. */
-  static long peakRssBytes() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmHWM:")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-      }
-    }
-    throw new IllegalStateException("no VmHWM in /proc/self/status (Linux only)");
   }
 
   private static void deleteTree(Path dir) throws IOException {

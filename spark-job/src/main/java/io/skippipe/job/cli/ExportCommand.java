@@ -4,9 +4,9 @@ import io.skippipe.job.export.CheckpointExport;
 import io.skippipe.model.weights.ModelExport;
 import io.skippipe.scheduler.cli.ExitCodes;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -25,8 +25,8 @@ final class ExportCommand implements Callable<Integer> {
   String checkpoint;
 
   @Option(names = "--out", required = true, paramLabel = "DIR", order = 2,
-      description = "Local folder to write.")
-  Path out;
+      description = "Folder to write: a local path or any Hadoop URI (hdfs://, s3a://).")
+  String out;
 
   @Option(names = "--model", paramLabel = "M", order = 3,
       description = "Model preset or spec file (default: the model in RUN_DIR/plan.json).")
@@ -41,6 +41,8 @@ final class ExportCommand implements Callable<Integer> {
       description = "Largest safetensors file before sharding (default: ${DEFAULT-VALUE}).")
   long maxShardBytes = ModelExport.DEFAULT_MAX_SHARD_BYTES;
 
+  @Mixin HadoopOptions hadoop;
+
   @Override
   public Integer call() throws IOException {
     if (maxShardBytes <= 0) {
@@ -48,7 +50,7 @@ final class ExportCommand implements Callable<Integer> {
           + "; it must be a positive number of bytes");
     }
     CheckpointExport.Result r = CheckpointExport.export(checkpoint, out, model, tokenizer,
-        maxShardBytes);
+        maxShardBytes, hadoop.conf());
     spec.commandLine().getOut().printf("exported step %d (%d stages, %,d parameters) of %s to %s:"
         + " %s%n", r.step(), r.stages(), r.parameters(), checkpoint, out,
         String.join(", ", r.files()));

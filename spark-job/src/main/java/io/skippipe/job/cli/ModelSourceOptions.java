@@ -4,11 +4,10 @@ import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.spark.HadoopConfs;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -27,8 +26,9 @@ final class ModelSourceOptions {
     String checkpoint;
 
     @Option(names = "--model-dir", paramLabel = "HF_DIR", order = 2,
-        description = "A Hugging Face folder (bin/skippipe export writes one; float32).")
-    java.nio.file.Path modelDir;
+        description = "A Hugging Face folder (bin/skippipe export writes one); a local path or "
+            + "any Hadoop URI.")
+    String modelDir;
   }
 
   @Option(names = "--step", paramLabel = "N", order = 3,
@@ -49,14 +49,11 @@ final class ModelSourceOptions {
           + "--model-dir, else the bundled one).")
   String tokenizer;
 
-  @Option(names = "-D", paramLabel = "KEY=VALUE", order = 90,
-      description = "A Hadoop setting, e.g. -D fs.s3a.endpoint=URL; repeatable "
-          + "(HADOOP_CONF_DIR is read too).")
-  Map<String, String> hadoop = new LinkedHashMap<>();
+  @Mixin HadoopOptions hadoop;
 
   /** The Hadoop configuration with the {@code -D} settings. */
   Configuration conf() {
-    return HadoopConfs.current(hadoop);
+    return hadoop.conf();
   }
 
   /** Loads the model; bad paths, uncommitted steps and wrong flags are IllegalArgumentExceptions. */
@@ -68,7 +65,7 @@ final class ModelSourceOptions {
         throw new IllegalArgumentException("--step and --model go with --checkpoint; a"
             + " --model-dir folder holds one model with its config.json");
       }
-      LoadedModel m = LoadedModel.fromHfFolder(where.modelDir, layersPerStage, null);
+      LoadedModel m = LoadedModel.fromHfFolder(where.modelDir, layersPerStage, null, conf);
       return tok == null ? m : new LoadedModel(m.config(), m.step(), m.source(), m.stages(), tok);
     }
     return LoadedModel.load(LoadedModel.resolve(where.checkpoint, step, model, conf), tok, conf);

@@ -14,13 +14,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -61,10 +60,7 @@ final class TimelineCommand implements Callable<Integer> {
           + " measured compute bars, at most 12000).")
   int width;
 
-  @Option(names = "-D", paramLabel = "KEY=VALUE", order = 5,
-      description = "A Hadoop setting for reading the input, e.g. -D fs.s3a.endpoint=URL; "
-          + "repeatable (HADOOP_CONF_DIR is read too).")
-  Map<String, String> hadoop = new LinkedHashMap<>();
+  @Mixin HadoopOptions hadoop;
 
   @Override
   public Integer call() throws IOException {
@@ -76,7 +72,7 @@ final class TimelineCommand implements Callable<Integer> {
           + " positive number");
     }
     Path in = new Path(HadoopConfs.toUri(input));
-    FileSystem fs = in.getFileSystem(HadoopConfs.current(hadoop));
+    FileSystem fs = in.getFileSystem(hadoop.conf());
     if (!fs.exists(in)) {
       throw new IllegalArgumentException(input + " does not exist; pass a plan.json or a run"
           + " directory (spark.skippipe.run.dir)");

@@ -51,7 +51,15 @@ public final class InputFiles {
   public static List<SourceFile> list(String input, Configuration conf) throws IOException {
     Path pattern = inputPath(input);
     FileSystem fs = pattern.getFileSystem(conf);
-    FileStatus[] matches = fs.globStatus(pattern);
+    FileStatus[] matches;
+    try {
+      matches = fs.globStatus(pattern);
+    } catch (IllegalArgumentException e) { // Hadoop parses each glob component as a path again
+      throw new ConfigException(ConfigKeys.DATA_INPUT.name(), input, "is not a valid path, URI"
+          + " or glob (" + e.getMessage() + ")", "write a local path or a Hadoop URI (no ':' inside"
+          + " a path component), with globs such as hdfs:///data/part-*.jsonl or"
+          + " /data/{train,extra}.txt");
+    }
     if (matches == null || matches.length == 0) {
       throw new ConfigException(ConfigKeys.DATA_INPUT.name(), input,
           "does not exist (no file or directory matches " + pattern + ")",

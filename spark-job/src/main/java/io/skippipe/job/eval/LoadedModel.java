@@ -6,19 +6,19 @@ import io.skippipe.job.checkpoint.HadoopCheckpointStore;
 import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.spark.HadoopFolders;
 import io.skippipe.job.task.chunk.Models;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.TextTokenizer;
 import io.skippipe.model.eval.Perplexity;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.weights.HfConfig;
+import io.skippipe.model.weights.HfFolder;
 import io.skippipe.model.weights.ModelExport;
 import io.skippipe.scheduler.plan.PlanCodec;
 import io.skippipe.scheduler.profile.Presets;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -129,17 +129,22 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
 
   /**
    * Loads a Hugging Face folder ({@code config.json}, safetensors, optional {@code
-   * tokenizer.json}) cut into stages of {@code layersPerStage} layers; sequences are at most
-   * {@code seqLen} positions (null: the folder's {@code max_position_embeddings}).
+   * tokenizer.json}; a local path or any Hadoop URI) cut into stages of {@code layersPerStage}
+   * layers; sequences are at most {@code seqLen} positions (null: the folder's {@code
+   * max_position_embeddings}).
+   *
+   * @throws IllegalArgumentException when the folder holds no model or {@code layersPerStage}
+   *     does not divide its layers
    */
-  public static LoadedModel fromHfFolder(Path dir, int layersPerStage, Integer seqLen)
-      throws IOException {
-    if (!Files.isDirectory(dir)) {
-      throw new IllegalArgumentException("--model-dir " + dir + " is not a directory; give a"
-          + " Hugging Face folder (config.json, model.safetensors, tokenizer.json)");
+  public static LoadedModel fromHfFolder(String dir, int layersPerStage, Integer seqLen,
+      Configuration conf) throws IOException {
+    HfFolder folder;
+    try {
+      folder = HadoopFolders.read(dir, conf);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--model-dir " + e.getMessage(), e);
     }
-    ModelExport.Loaded hf = ModelExport.load(dir);
-    HfConfig c = hf.config();
+    HfConfig c = folder.config();
     if (layersPerStage < 1 || c.numHiddenLayers() % layersPerStage != 0) {
       throw new IllegalArgumentException("--layers-per-stage " + layersPerStage + " does not"
           + " divide the model's " + c.numHiddenLayers() + " layers; choose a divisor");
@@ -147,14 +152,21 @@ public record LoadedModel(LlamaConfig config, long step, String source, List<Sta
     LlamaConfig cfg = c.llamaConfig(seqLen != null ? seqLen : c.maxPositionEmbeddings(),
         layersPerStage);
     Map<String, float[]> all = new LinkedHashMap<>();
-    hf.weights().forEach((k, v) -> all.put(k, v.data()));
+    folder.readAll().forEach((k, v) -> all.put(k, v.data()));
     List<Map<String, float[]>> perStage = new ArrayList<>();
     for (int s = 0; s < cfg.stages(); s++) {
       perStage.add(all); // a stage takes its own tensors and ignores the others
     }
-    Path tok = dir.resolve(ModelExport.TOKENIZER);
-    return new LoadedModel(cfg, -1, dir.toString(), stages(cfg, perStage),
-        Files.isRegularFile(tok) ? Files.readAllBytes(tok) : null);
+    org.apache.hadoop.fs.Path tok = new org.apache.hadoop.fs.Path(HadoopConfs.toUri(dir)
+        + "/" + ModelExport.TOKENIZER);
+    FileSystem fs = tok.getFileSystem(conf);
+    byte[] tokenizer = null;
+    if (fs.isFile(tok)) {
+      try (InputStream in = fs.open(tok)) {
+        tokenizer = in.readAllBytes();
+      }
+    }
+    return new LoadedModel(cfg, -1, dir, stages(cfg, perStage), tokenizer);
   }
 
   /** This model's tokenizer (the caller closes it). */

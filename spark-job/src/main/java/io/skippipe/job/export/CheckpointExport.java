@@ -8,21 +8,20 @@ import io.skippipe.job.checkpoint.StageState;
 import io.skippipe.job.driver.DataPrep;
 import io.skippipe.job.eval.LoadedModel;
 import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.spark.HadoopFolders;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.data.Corpus;
 import io.skippipe.model.data.HfTokenizerFiles;
 import io.skippipe.model.data.TextTokenizer;
+import io.skippipe.model.weights.FolderOutput;
 import io.skippipe.model.weights.HfConfig;
 import io.skippipe.model.weights.ModelExport;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -46,6 +45,7 @@ public final class CheckpointExport {
   private CheckpointExport() {}
 
   private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
+  private static final String GENERATION_CONFIG = "generation_config.json";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** What was exported. */
@@ -53,15 +53,20 @@ public final class CheckpointExport {
 
   /**
    * Exports the checkpoint {@code checkpoint} (root or step directory; any Hadoop URI or path) to
-   * the local folder {@code outDir}.
+   * the folder {@code out} (a local path or any Hadoop URI: hdfs://, s3a://; created if needed).
+   * Tensors stream from the checkpoint's files into the safetensors files chunk by chunk, so no
+   * file or tensor needs to fit in memory.
    *
    * @param model a model preset or spec path; null = the run's plan.json
    * @param tokenizerJson the tokenizer.json to ship (Hadoop URI or path); null = the run's
    *     {@code RUN_DIR/tokenizer.json}
+   * @param maxShardBytes the largest safetensors file before sharding, bytes
+   * @param conf the Hadoop configuration for every URI (HADOOP_CONF_DIR, {@code -D} settings)
+   * @throws IllegalArgumentException for an uncommitted step, no commit, a missing tokenizer or
+   *     an {@code out} that is a file
    */
-  public static Result export(String checkpoint, Path outDir, String model, String tokenizerJson,
-      long maxShardBytes) throws IOException {
-    Configuration conf = HadoopConfs.current();
+  public static Result export(String checkpoint, String out, String model, String tokenizerJson,
+      long maxShardBytes, Configuration conf) throws IOException {
     String uri = HadoopConfs.toUri(checkpoint).toString().replaceAll("/+$", "");
     String last = uri.substring(uri.lastIndexOf('/') + 1);
     Matcher stepDir = STEP_DIR.matcher(last);
@@ -90,20 +95,17 @@ public final class CheckpointExport {
     TextTokenizer.SpecialTokens special = tokenizer.special();
     // The packer starts every document with the end-of-text token: it is the model's BOS too.
     HfConfig hf = HfConfig.from(cfg, special.eos().id(), special.eos().id(), special.pad().id());
+    FolderOutput folder = HadoopFolders.output(out, conf);
     try (StageFiles weights = new StageFiles(store, step, hf, cfg.stages(),
         cfg.layersPerStage())) {
-      ModelExport.export(outDir, hf, weights, null, maxShardBytes);
+      ModelExport.export(folder, hf, weights, null, maxShardBytes);
     }
-    HfTokenizerFiles.write(outDir, tokenizer.json(), special, cfg.seqLen());
-    writeGenerationConfig(outDir.resolve("generation_config.json"), hf);
+    HfTokenizerFiles.write(folder, tokenizer.json(), special, cfg.seqLen());
+    folder.write(GENERATION_CONFIG, generationConfig(hf));
 
     long parameters = io.skippipe.model.weights.LlamaTensors.model(hf).values().stream()
         .mapToLong(io.skippipe.model.weights.LlamaTensors::numel).sum();
-    List<String> files;
-    try (Stream<Path> s = Files.list(outDir)) {
-      files = s.map(p -> p.getFileName().toString()).sorted().toList();
-    }
-    return new Result(step, cfg.stages(), parameters, files);
+    return new Result(step, cfg.stages(), parameters, HadoopFolders.list(out, conf));
   }
 
   /**
@@ -141,12 +143,12 @@ public final class CheckpointExport {
   private record RunTokenizer(byte[] json, TextTokenizer.SpecialTokens special) {}
 
   /** {@code generation_config.json}: the token ids generation starts and stops with. */
-  private static void writeGenerationConfig(Path file, HfConfig hf) throws IOException {
+  private static byte[] generationConfig(HfConfig hf) throws IOException {
     ObjectNode g = JSON.createObjectNode();
     g.put("_from_model_config", true);
     g.put("bos_token_id", hf.bosTokenId());
     g.put("eos_token_id", hf.eosTokenId());
     g.put("pad_token_id", hf.padTokenId());
-    Files.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(g));
+    return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(g);
   }
 }

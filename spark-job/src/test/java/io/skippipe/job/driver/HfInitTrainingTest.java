@@ -158,8 +158,8 @@ class HfInitTrainingTest {
     // export: a tied model with the folder's RoPE base, the checkpoint's weights
     Path exported = base.resolve("exported");
     Path tokenizer = folder.resolve("tokenizer.json");
-    CheckpointExport.export(cfg.checkpointRoot(), exported, null, tokenizer.toString(),
-        ModelExport.DEFAULT_MAX_SHARD_BYTES);
+    CheckpointExport.export(cfg.checkpointRoot(), exported.toString(), null,
+        tokenizer.toString(), ModelExport.DEFAULT_MAX_SHARD_BYTES, conf);
     JsonNode config = new ObjectMapper().readTree(exported.resolve("config.json").toFile());
     assertTrue(config.get("tie_word_embeddings").asBoolean(), config.toString());
     assertEquals(500000.0, config.get("rope_theta").asDouble(), config.toString());
@@ -179,8 +179,8 @@ class HfInitTrainingTest {
     // spec, and gives the exported folder's perplexity
     try (LoadedModel fromCheckpoint = LoadedModel.load(LoadedModel.resolve(
             cfg.checkpointRoot(), null, null, conf), null, conf);
-        LoadedModel fromFolder = LoadedModel.fromHfFolder(exported, llama.layersPerStage(),
-            llama.seqLen())) {
+        LoadedModel fromFolder = LoadedModel.fromHfFolder(exported.toString(),
+            llama.layersPerStage(), llama.seqLen(), conf)) {
       assertEquals(llama, fromCheckpoint.config());
       assertTrue(fromFolder.config().tieWordEmbeddings(), "the folder's tying is kept");
       assertEquals(500000.0, fromFolder.config().ropeTheta());

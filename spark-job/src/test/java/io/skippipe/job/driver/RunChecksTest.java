@@ -110,6 +110,8 @@ class RunChecksTest {
     }
     refused(with("spark.skippipe.data.input", tmp + "/{x,y}.txt"), "spark.skippipe.data.input",
         "does not exist");
+    refused(with("spark.skippipe.data.input", "::not a uri::"), "spark.skippipe.data.input",
+        "is not a valid path, URI or glob");
   }
 
   @Test

@@ -1,17 +1,14 @@
 package io.skippipe.job.task.chunk;
 
 import io.skippipe.job.config.JobConfig;
-import io.skippipe.job.spark.HadoopConfs;
+import io.skippipe.job.spark.HadoopFolders;
 import io.skippipe.model.LlamaConfig;
 import io.skippipe.model.stage.StageModel;
 import io.skippipe.model.weights.HfFolder;
 import io.skippipe.scheduler.profile.ModelSpec;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
  * What a stage task builds before its first step: the model config (from the plan's spec, or from
@@ -33,7 +30,7 @@ public final class ModelInit {
     if (!cfg.modelSettings().fromFolder()) {
       return Models.llama(planned);
     }
-    LlamaConfig c = folder(cfg.modelSettings().init(), hadoop)
+    LlamaConfig c = HadoopFolders.read(cfg.modelSettings().init(), hadoop)
         .llamaConfig(planned.seqLen(), planned.layersPerStage());
     List<Integer> folderDims = List.of(c.dim(), c.layers(), c.heads(), c.kvHeads(), c.ffnDim(),
         c.vocab());
@@ -52,24 +49,7 @@ public final class ModelInit {
   public static void loadWeights(JobConfig cfg, StageModel stage, Configuration hadoop)
       throws IOException {
     if (cfg.modelSettings().fromFolder()) {
-      folder(cfg.modelSettings().init(), hadoop).loadStage(stage);
+      HadoopFolders.read(cfg.modelSettings().init(), hadoop).loadStage(stage);
     }
-  }
-
-  /** The Hugging Face folder at {@code uri} (any Hadoop file system). */
-  public static HfFolder folder(String uri, Configuration hadoop) throws IOException {
-    Path dir = new Path(HadoopConfs.toUri(uri));
-    FileSystem fs = dir.getFileSystem(hadoop);
-    return HfFolder.open(uri, new HfFolder.Files() {
-      @Override
-      public boolean exists(String name) throws IOException {
-        return fs.isFile(new Path(dir, name));
-      }
-
-      @Override
-      public InputStream open(String name) throws IOException {
-        return fs.open(new Path(dir, name));
-      }
-    });
   }
 }
